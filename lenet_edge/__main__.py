@@ -1,0 +1,3 @@
+from lenet_edge.cli import main
+
+main()

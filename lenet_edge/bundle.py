@@ -1,0 +1,195 @@
+"""The model bundle: a directory with `manifest.json`, the contract between the two halves.
+
+The toolchain writes it (`train` then `convert`); the runtime reads it on the device with
+numpy alone. Every file is written atomically, and every read of an artifact checks its
+sha256 against the manifest first, so nothing loads a file the manifest did not vouch for.
+
+manifest.json (schema_version 1)::
+
+    {"schema_version": 1, "created": ISO-8601, "tool_versions": {name: version},
+     "dataset": {"name", "fingerprint", "source", "num_train", "num_test"},
+     "train_config": {...}, "float_test_accuracy": float,
+     "reference": {"file", "sha256", "bytes", "count"},
+     "artifacts": {variant: {"variant", "format", "file", "sha256", "bytes",
+                             "inputs": [tensor], "outputs": [tensor],
+                             "min_runtime_version" (tflite), "ops": [[op, version]] (tflite),
+                             "opset" (onnx), "converter": {...}}}}
+    tensor = {"name", "shape", "dtype", "scale": float|null, "zero_point": int|null}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lenet_edge.errors import ModelError, OutputError
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+REFERENCE = "reference.npz"
+TRAIN_JSON = "train.json"
+WEIGHTS = "lenet5.weights.h5"
+KERAS_MODEL = "lenet5.keras"
+CURVES_PNG = "training_curves.png"
+
+
+# --- atomic writes -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it replaces `path` in one rename.
+
+    On any failure the temporary file is removed and `path` keeps its old content.
+    """
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` atomically (fsync'd before the rename)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+
+
+# --- checksums -----------------------------------------------------------------------------
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_entry(path: Path) -> dict[str, Any]:
+    """`file`, `sha256` and `bytes` of a file in a bundle."""
+    return {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def read_manifest(bundle_dir: str | os.PathLike) -> dict[str, Any]:
+    """Read and check the shape of `manifest.json`; raise ModelError naming what is wrong."""
+    path = Path(bundle_dir) / MANIFEST
+    if not Path(bundle_dir).is_dir():
+        raise ModelError(f"{bundle_dir}: not a directory (expected a model bundle)")
+    if not path.is_file():
+        raise ModelError(f"{path}: no manifest; run 'lenet-edge convert {bundle_dir}' first")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: not a readable JSON manifest ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION:
+        got = manifest.get("schema_version") if isinstance(manifest, dict) else None
+        raise ModelError(f"{path}: schema_version {got!r}, this lenet-edge reads {SCHEMA_VERSION}")
+    artifacts = manifest.get("artifacts")
+    if not isinstance(artifacts, dict):
+        raise ModelError(f"{path}: 'artifacts' must be an object keyed by variant")
+    for name, entry in artifacts.items():
+        missing = {"format", "file", "sha256", "bytes", "inputs", "outputs"} - set(entry)
+        if missing:
+            raise ModelError(f"{path}: artifact {name!r} lacks {', '.join(sorted(missing))}")
+        if Path(entry["file"]).name != entry["file"]:
+            raise ModelError(f"{path}: artifact {name!r} file {entry['file']!r} leaves the bundle")
+    return manifest
+
+
+def read_verified(bundle_dir: str | os.PathLike, entry: dict[str, Any]) -> bytes:
+    """The bytes of a bundle file whose sha256 matches its manifest entry.
+
+    Reads once and checks those same bytes, so what is checked is what gets loaded.
+    """
+    path = Path(bundle_dir) / entry["file"]
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if sha256_bytes(data) != entry["sha256"]:
+        raise ModelError(f"{path}: sha256 does not match the manifest (modified or corrupt)")
+    return data
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Evaluation set carried in the bundle: images as uint8, labels, float-model logits."""
+
+    images: np.ndarray  # uint8 (N, 28, 28)
+    labels: np.ndarray  # int (N,)
+    logits: np.ndarray  # float32 (N, 10)
+
+    @property
+    def float_accuracy(self) -> float:
+        return float(np.mean(np.argmax(self.logits, axis=1) == self.labels))
+
+
+def load_reference(bundle_dir: str | os.PathLike, manifest: dict[str, Any]) -> Reference:
+    """Load `reference.npz` after checking its sha256, shapes and dtypes."""
+    import io
+
+    entry = manifest.get("reference")
+    if not isinstance(entry, dict) or "sha256" not in entry:
+        raise ModelError(f"{Path(bundle_dir) / MANIFEST}: no 'reference' entry")
+    data = read_verified(bundle_dir, {**entry, "file": entry.get("file", REFERENCE)})
+    path = Path(bundle_dir) / entry.get("file", REFERENCE)
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            images, labels, logits = npz["images"], npz["labels"], npz["logits"]
+    except Exception as exc:  # zipfile/KeyError/ValueError: all mean a bad file
+        raise ModelError(f"{path}: not a valid reference archive ({exc})") from None
+    n = images.shape[0] if images.ndim else -1
+    if images.dtype != np.uint8 or images.shape[1:] != (28, 28):
+        raise ModelError(f"{path}: images must be uint8 (N, 28, 28), got {images.dtype} {images.shape}")
+    if labels.shape != (n,) or labels.dtype.kind not in "iu" or (n and labels.max() > 9):
+        raise ModelError(f"{path}: labels must be {n} integers in 0..9, got {labels.dtype} {labels.shape}")
+    if logits.shape != (n, 10) or logits.dtype != np.float32:
+        raise ModelError(f"{path}: logits must be float32 ({n}, 10), got {logits.dtype} {logits.shape}")
+    if n == 0:
+        raise ModelError(f"{path}: holds no images")
+    return Reference(images=images, labels=labels.astype(np.int64), logits=logits)
+
+
+def write_reference(bundle_dir: str | os.PathLike, ref: Reference) -> dict[str, Any]:
+    """Write `reference.npz` atomically and return its manifest entry."""
+    import io
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, images=ref.images, labels=ref.labels.astype(np.uint8),
+                        logits=ref.logits.astype(np.float32))
+    path = Path(bundle_dir) / REFERENCE
+    write_bytes(path, buf.getvalue())
+    return {**file_entry(path), "count": int(ref.images.shape[0])}

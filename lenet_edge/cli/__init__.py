@@ -1,0 +1,96 @@
+"""The `lenet-edge` command line: thin commands over the library, one module each.
+
+Every expected failure is a LenetEdgeError; this module alone turns it (and typer's usage
+errors) into a one-line message on stderr and an exit code. Nothing here imports TensorFlow:
+commands import the toolchain inside their bodies, so `--help` stays instant.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import typer
+from typer.core import TyperGroup
+
+from lenet_edge import __version__
+from lenet_edge.errors import LenetEdgeError
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, not bad input
+
+
+def _fail(message: str, code: int) -> None:
+    first_line = message.strip().splitlines()[0] if message.strip() else "failed"
+    typer.echo(f"lenet-edge: error: {first_line}", err=True)
+    sys.exit(code)
+
+
+class _Group(TyperGroup):
+    """Maps failures to exit codes in one place (also under typer's CliRunner)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.TyperException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                typer.echo(exc.format_message(), err=True)
+                sys.exit(0)
+            _fail(exc.format_message(), getattr(exc, "exit_code", 2))
+        except LenetEdgeError as exc:
+            _fail(str(exc), exc.exit_code)
+        except (KeyboardInterrupt, typer.Abort):
+            _fail("interrupted", 130)
+        except Exception as exc:  # a bug: say so in one line, keep the traceback on request
+            if os.environ.get("LENET_EDGE_DEBUG"):
+                traceback.print_exc()
+            _fail(
+                f"internal error: {type(exc).__name__}: {exc} (set LENET_EDGE_DEBUG=1 for the traceback)",
+                INTERNAL_ERROR,
+            )
+        code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lenet-edge {__version__}")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Train LeNet-5, quantise and convert it, verify and benchmark it on an edge device.",
+)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Train LeNet-5, quantise and convert it, verify and benchmark it on an edge device.
+
+    Exit codes: 0 ok, 1 a check failed, 2 usage, 3 data, 4 model or bundle,
+    5 output, 6 missing dependency, 7 remote device, 130 interrupted.
+    """
+
+
+def _register() -> None:
+    from lenet_edge.cli import train
+
+    app.command("train")(train.train)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,87 @@
+"""`lenet-edge train`: train LeNet-5 on a dataset and write the model directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lenet_edge.toolchain.train import DEFAULT_EPOCHS, SCHEDULES, TrainConfig
+
+DEFAULT_OUT = Path("models/lenet5")
+_epochs_default = ", ".join(f"{k} {v}" for k, v in DEFAULT_EPOCHS.items())
+
+
+def train(
+    dataset: str = typer.Option(
+        "mnist", "--dataset", "-d", help="mnist, fashion-mnist or digits (built in, offline)."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Folder with the four IDX files (or a Keras .npz) to use instead."
+    ),
+    out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Model directory to write."),
+    epochs: int | None = typer.Option(
+        None, "--epochs", min=1, help=f"Epochs [default: {_epochs_default}]."
+    ),
+    batch_size: int = typer.Option(128, "--batch-size", min=1),
+    learning_rate: float = typer.Option(3e-3, "--learning-rate", "--lr", min=0, min_open=True,
+                                        help="Peak learning rate (AdamW)."),
+    schedule: str = typer.Option(
+        "cosine", "--schedule", help=f"{' or '.join(SCHEDULES)}: warm-up then cosine decay, or flat."
+    ),
+    warmup_epochs: float = typer.Option(1.0, "--warmup-epochs", min=0),
+    weight_decay: float = typer.Option(1e-4, "--weight-decay", min=0),
+    validation_split: float = typer.Option(0.1, "--validation-split", min=0, max=0.5, max_open=True),
+    seed: int = typer.Option(0, "--seed", min=0, help="Same seed, same machine: same weights."),
+    activation: str = typer.Option("relu", "--activation", help="relu, tanh or sigmoid."),
+    pooling: str = typer.Option("avg", "--pooling", help="avg or max."),
+    as_json: bool = typer.Option(False, "--json", help="Print the training record as JSON."),
+) -> None:
+    """Train LeNet-5 and write weights, a .keras file, train.json and training curves."""
+    from lenet_edge.toolchain.train import train as run_training
+
+    config = TrainConfig(
+        dataset=dataset,
+        data_dir=str(data_dir) if data_dir else None,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        schedule=schedule,
+        warmup_epochs=warmup_epochs,
+        weight_decay=weight_decay,
+        validation_split=validation_split,
+        seed=seed,
+        activation=activation,
+        pooling=pooling,
+    )
+    resolved = config.resolved()  # usage errors before TensorFlow loads
+    err = Console(stderr=True)
+    err.print(f"training LeNet-5 on {dataset} for {resolved.epochs} epochs -> {out}")
+
+    def show_epoch(row: dict) -> None:
+        val = ""
+        if "val_accuracy" in row:
+            val = f"  val_loss {row['val_loss']:.4f}  val_acc {row['val_accuracy']:.4f}"
+        err.print(
+            f"epoch {row['epoch']:>3}/{resolved.epochs}  loss {row['loss']:.4f}  "
+            f"acc {row['accuracy']:.4f}{val}  [{row['seconds']:.1f}s]"
+        )
+
+    record = run_training(config, out, on_epoch=show_epoch)
+    if as_json:
+        typer.echo(json.dumps(record, indent=2))
+        return
+    table = Table(title=f"LeNet-5 trained on {record['dataset']['name']}", show_header=False)
+    table.add_row("test accuracy", f"{record['test_accuracy'] * 100:.2f}%")
+    table.add_row("epochs", str(resolved.epochs))
+    table.add_row("train time", f"{record['train_seconds']:.1f} s "
+                                f"({record['images_per_second']:.0f} images/s)")
+    table.add_row("parameters", f"{record['parameters']:,}")
+    table.add_row("dataset", f"{record['dataset']['source']} "
+                             f"({record['dataset']['num_train']} train / "
+                             f"{record['dataset']['num_test']} test)")
+    table.add_row("written to", str(out))
+    Console().print(table)

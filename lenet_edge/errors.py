@@ -1,0 +1,63 @@
+"""One exception family for expected failures; the CLI maps each to an exit code.
+
+Exit codes (also in the README):
+    0 ok, 1 a check failed (accuracy gate, regression), 2 usage,
+    3 data, 4 model or bundle, 5 output / file system, 6 missing dependency,
+    7 remote device, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+
+class LenetEdgeError(Exception):
+    """An expected failure with a one-line message for the user."""
+
+    exit_code = 1
+
+
+class UsageError(LenetEdgeError):
+    """An option or argument the user gave is not allowed."""
+
+    exit_code = 2
+
+
+class DataError(LenetEdgeError):
+    """A dataset is missing, malformed or cannot be resolved."""
+
+    exit_code = 3
+
+
+class ModelError(LenetEdgeError):
+    """A model, its weights or a bundle is missing, corrupt or does not match its manifest."""
+
+    exit_code = 4
+
+
+class OutputError(LenetEdgeError):
+    """An output cannot be written (permissions, disk, a path that is not ours)."""
+
+    exit_code = 5
+
+
+class MissingDependencyError(LenetEdgeError):
+    """An optional dependency is not installed; the message names the extra."""
+
+    exit_code = 6
+
+
+class DeviceError(LenetEdgeError):
+    """A remote device cannot be reached or refused a step of a deploy."""
+
+    exit_code = 7
+
+
+def require(module: str, extra: str, purpose: str):
+    """Import an optional module or raise MissingDependencyError naming the extra to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{purpose} needs the '{module}' module: pip install 'lenet-edge[{extra}]' ({exc})"
+        ) from None

@@ -1,0 +1,267 @@
+"""Train LeNet-5 reproducibly and write the model directory atomically."""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lenet_edge import __version__, bundle
+from lenet_edge.errors import OutputError, UsageError
+
+# Digits has 1.4k training images, the IDX sets 60k: the same number of epochs would
+# under-train one or over-spend on the other, so the default depends on the dataset.
+DEFAULT_EPOCHS = {"digits": 40, "mnist": 15, "fashion-mnist": 15}
+SCHEDULES = ("cosine", "constant")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every knob of a training run; recorded in train.json next to what it produced."""
+
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    epochs: int | None = None  # None: DEFAULT_EPOCHS for the dataset
+    batch_size: int = 128
+    learning_rate: float = 3e-3
+    schedule: str = "cosine"  # linear warm-up, then cosine decay to zero
+    warmup_epochs: float = 1.0
+    weight_decay: float = 1e-4
+    validation_split: float = 0.1
+    seed: int = 0
+    activation: str = "relu"
+    pooling: str = "avg"
+
+    def resolved(self) -> TrainConfig:
+        """Check every field and fill in dataset-dependent defaults."""
+        epochs = self.epochs if self.epochs is not None else DEFAULT_EPOCHS.get(self.dataset, 15)
+        from lenet_edge.data import DATASETS
+
+        checks = [
+            (self.dataset in DATASETS, f"unknown dataset {self.dataset!r}; choose from "
+                                       f"{', '.join(DATASETS)}"),
+            (epochs >= 1, f"epochs must be >= 1, got {epochs}"),
+            (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
+            (self.learning_rate > 0, f"learning rate must be > 0, got {self.learning_rate}"),
+            (self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose from "
+                                         f"{', '.join(SCHEDULES)}"),
+            (0 <= self.warmup_epochs < epochs, f"warm-up epochs must be in [0, {epochs}), "
+                                               f"got {self.warmup_epochs}"),
+            (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
+            (0 <= self.validation_split < 0.5, f"validation split must be in [0, 0.5), "
+                                               f"got {self.validation_split}"),
+            (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UsageError(message)
+        return dataclasses.replace(self, epochs=epochs)
+
+
+EpochCallback = Callable[[dict[str, float]], None]
+
+
+def train(config: TrainConfig, out_dir: str | Path, on_epoch: EpochCallback | None = None) -> dict:
+    """Train LeNet-5 and write it to `out_dir`; return the training record (train.json).
+
+    The model is written to a staging directory beside `out_dir` and swapped in only when
+    complete, so an interrupted or failed run leaves the previous model as it was.
+    """
+    config = config.resolved()
+    out_dir = Path(out_dir)
+    _check_replaceable(out_dir)
+
+    from lenet_edge import data
+    from lenet_edge.toolchain.model import build_lenet5
+
+    build_lenet5(config.activation, config.pooling)  # validates names before data loading
+    dataset = data.load_dataset(config.dataset, config.data_dir)
+    staging = _make_staging(out_dir)
+    try:
+        record = _fit_and_save(config, dataset, staging, on_epoch)
+        _swap_in(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return record
+
+
+def _fit_and_save(config: TrainConfig, dataset, staging: Path, on_epoch) -> dict:
+    import keras
+    import tensorflow as tf
+
+    from lenet_edge import data
+    from lenet_edge.toolchain.model import build_lenet5
+
+    # Same seed, same machine -> identical weights: seed every RNG, make TF ops deterministic.
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    x_train, y_train = data.preprocess(dataset.x_train), dataset.y_train.astype("int32")
+    x_val = y_val = None
+    if config.validation_split > 0:
+        order = np.random.default_rng(config.seed).permutation(len(x_train))
+        n_val = max(1, int(round(len(x_train) * config.validation_split)))
+        val, fit = order[:n_val], order[n_val:]
+        x_val, y_val, x_train, y_train = x_train[val], y_train[val], x_train[fit], y_train[fit]
+
+    steps_per_epoch = int(np.ceil(len(x_train) / config.batch_size))
+    model = build_lenet5(config.activation, config.pooling)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(
+            learning_rate=_learning_rate(config, steps_per_epoch),
+            weight_decay=config.weight_decay,
+        ),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+
+    history: list[dict[str, float]] = []
+    started = time.perf_counter()
+    model.fit(
+        x_train,
+        y_train,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        validation_data=(x_val, y_val) if x_val is not None else None,
+        shuffle=True,
+        verbose=0,
+        callbacks=[_epoch_recorder(history, started, on_epoch)],
+    )
+    train_seconds = time.perf_counter() - started
+
+    logits = model.predict(data.preprocess(dataset.x_test), batch_size=1024, verbose=0)
+    test_accuracy = float(np.mean(np.argmax(logits, axis=1) == dataset.y_test))
+
+    weights = staging / bundle.WEIGHTS
+    model.save_weights(weights)
+    model.save(staging / bundle.KERAS_MODEL)
+    record = {
+        "config": dataclasses.asdict(config),
+        "history": history,
+        "test_accuracy": test_accuracy,
+        "train_seconds": round(train_seconds, 3),
+        "images_per_second": round(len(x_train) * config.epochs / train_seconds, 1),
+        "versions": {
+            "lenet-edge": __version__,
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+            "machine": f"{platform.system()} {platform.machine()}",
+        },
+        "dataset": {
+            "name": dataset.name,
+            "fingerprint": dataset.fingerprint,
+            "source": dataset.source,
+            "num_train": int(len(dataset.x_train)),
+            "num_test": int(len(dataset.x_test)),
+        },
+        "weights": bundle.file_entry(weights),
+        "parameters": int(model.count_params()),
+    }
+    _plot_curves(history, staging / bundle.CURVES_PNG, title=f"LeNet-5 on {dataset.name}")
+    bundle.write_json(staging / bundle.TRAIN_JSON, record)
+    return record
+
+
+def _learning_rate(config: TrainConfig, steps_per_epoch: int):
+    import keras
+
+    if config.schedule == "constant":
+        return config.learning_rate
+    total = config.epochs * steps_per_epoch
+    warmup = int(round(config.warmup_epochs * steps_per_epoch))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else config.learning_rate,
+        decay_steps=max(1, total - warmup),
+        warmup_target=config.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
+def _epoch_recorder(history: list, started: float, on_epoch: EpochCallback | None):
+    """A Keras callback that appends one history row per epoch and reports it."""
+    import keras
+
+    class EpochRecorder(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - started, 3)}
+            row.update({k: round(float(v), 6) for k, v in (logs or {}).items()})
+            history.append(row)
+            if on_epoch:
+                on_epoch(row)
+
+    return EpochRecorder()
+
+
+def _plot_curves(history: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
+    for key, ax in (("loss", ax_loss), ("accuracy", ax_acc)):
+        ax.plot(epochs, [row[key] for row in history], label="train")
+        if history and f"val_{key}" in history[0]:
+            ax.plot(epochs, [row[f"val_{key}"] for row in history], label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# --- atomic directory replacement ----------------------------------------------------------
+
+_OURS = (bundle.TRAIN_JSON, bundle.MANIFEST, bundle.WEIGHTS)
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    """Refuse to replace a directory that is not a lenet-edge model (or empty)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out {out_dir} exists and is not a directory")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not any(
+        (out_dir / name).exists() for name in _OURS
+    ):
+        raise OutputError(
+            f"--out {out_dir} is a non-empty directory that holds no lenet-edge model; "
+            "choose a new or empty directory"
+        )
+
+
+def _make_staging(out_dir: Path) -> Path:
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
+    except OSError as exc:
+        raise OutputError(f"cannot write --out {out_dir}: {exc.strerror or exc}") from None
+
+
+def _swap_in(staging: Path, out_dir: Path) -> None:
+    """Put `staging` at `out_dir`; the old directory is removed only after the switch."""
+    old = None
+    try:
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+            out_dir.rename(old / "model")
+        staging.rename(out_dir)
+    except OSError as exc:
+        if old is not None and not out_dir.exists():
+            (old / "model").rename(out_dir)  # put the previous model back
+        raise OutputError(f"cannot write --out {out_dir}: {exc.strerror or exc}") from None
+    finally:
+        if old is not None and out_dir.exists():
+            shutil.rmtree(old, ignore_errors=True)

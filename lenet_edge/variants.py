@@ -1,0 +1,59 @@
+"""The catalogue of converted variants, as data: adding a variant adds a row.
+
+How each row is produced lives with its converter (`toolchain/tflite.py`, `toolchain/onnx.py`),
+keyed by the same name, so this module stays importable on the device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lenet_edge.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    format: str  # "tflite" or "onnx"
+    weights: str
+    activations: str
+    io: str  # dtype of the model's own input and output tensors
+    summary: str
+
+    @property
+    def file(self) -> str:
+        suffix = "tflite" if self.format == "tflite" else "onnx"
+        return f"lenet5_{self.name.replace('-', '_')}.{suffix}"
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("fp32", "tflite", "fp32", "fp32", "float32", "reference conversion"),
+    Variant("fp16", "tflite", "fp16", "fp32", "float32", "half-size weights, dequantised at load"),
+    Variant("dynamic", "tflite", "int8", "fp32", "float32", "dynamic-range int8 weights"),
+    Variant("int8", "tflite", "int8", "int8", "int8", "full integer, calibrated"),
+    Variant("int16x8", "tflite", "int8", "int16", "float32", "int16 activations, int8 weights"),
+    Variant("onnx-fp32", "onnx", "fp32", "fp32", "float32", "tf2onnx"),
+    Variant("onnx-int8", "onnx", "int8", "int8", "float32", "static QDQ, per-channel"),
+)
+
+VARIANT_NAMES: tuple[str, ...] = tuple(v.name for v in VARIANTS)
+_BY_NAME = {v.name: v for v in VARIANTS}
+
+
+def get_variant(name: str) -> Variant:
+    """Return the variant called `name`, or raise UsageError listing the known ones."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown variant {name!r}; choose from {', '.join(VARIANT_NAMES)}"
+        ) from None
+
+
+def resolve_variants(names: Sequence[str] | None) -> tuple[Variant, ...]:
+    """Variants for a `--variant` list; none given means all, in catalogue order."""
+    if not names:
+        return VARIANTS
+    chosen = {get_variant(n).name for n in names}
+    return tuple(v for v in VARIANTS if v.name in chosen)

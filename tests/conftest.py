@@ -1,0 +1,92 @@
+"""Shared fixtures: train and convert once per session, run the CLI as a user would.
+
+The pytest process itself never imports TensorFlow (tflite_runtime breaks beside it, and the
+runtime half must not need it): toolchain steps run through the CLI in a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# Venvs `make test` builds with a single extra each, as on a device (see Makefile).
+RUNTIME_VENVS = {"runtime": REPO / ".venv-runtime", "tflite-runtime": REPO / ".venv-tflite"}
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["LENET_EDGE_OFFLINE"] = "1"  # tests never download a dataset
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.pop("LENET_EDGE_DATA_DIR", None)
+    env.update(extra or {})
+    return env
+
+
+@pytest.fixture(scope="session")
+def run_cli():
+    """Run `lenet-edge ARGS...` in a subprocess; fail the test on a non-zero exit if `check`."""
+
+    def run(*args, check=True, timeout=900, env=None, cwd=None, python=sys.executable):
+        cmd = [str(python), "-m", "lenet_edge", *map(str, args)]
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, env=cli_env(env), cwd=cwd
+        )
+        if check and proc.returncode != 0:
+            pytest.fail(
+                f"{' '.join(cmd)} exited {proc.returncode}\n"
+                f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+            )
+        return proc
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def digits_model(tmp_path_factory, run_cli) -> Path:
+    """A LeNet-5 trained on digits with seed 0 (read-only: copy before changing it)."""
+    out = tmp_path_factory.mktemp("digits") / "model"
+    run_cli("train", "--dataset", "digits", "--out", out, "--seed", "0")
+    return out
+
+
+@pytest.fixture(scope="session")
+def digits_bundle(digits_model, tmp_path_factory, run_cli) -> Path:
+    """`digits_model` converted to all variants (read-only: use `fresh_bundle` to change it)."""
+    out = tmp_path_factory.mktemp("digits-bundle") / "model"
+    shutil.copytree(digits_model, out)
+    run_cli("convert", out)
+    return out
+
+
+@pytest.fixture
+def fresh_bundle(digits_bundle, tmp_path) -> Path:
+    """A private copy of the converted digits bundle that a test may modify."""
+    return Path(shutil.copytree(digits_bundle, tmp_path / "bundle"))
+
+
+@pytest.fixture(scope="session")
+def runtime_venv():
+    """Path to a venv with only one extra installed; missing is a failure in CI."""
+
+    def get(extra: str) -> Path:
+        venv = RUNTIME_VENVS[extra]
+        if not (venv / "bin" / "python").exists():
+            message = f"{venv} is missing: run 'make test' (it builds the device venvs)"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        return venv
+
+    return get
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if "tensorflow" in sys.modules:  # a test imported TF in-process: see the module docstring
+        print("\nERROR: TensorFlow was imported inside the pytest process", file=sys.stderr)
+        session.exitstatus = 1
