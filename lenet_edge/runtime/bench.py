@@ -1,0 +1,166 @@
+"""Benchmark a bundle's variants on the device's runtimes: load, first call, latency, memory.
+
+Per variant x runtime: load time (bytes already sha256-checked -> interpreter ready), the
+first inference on one image, then timed calls at batch 1 and at `batch` (see timing.py for
+exactly what is timed), throughput, and peak RSS. Images are the bundle's own reference
+images. A runtime that cannot load a variant yields one row with status "incompatible".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lenet_edge import bundle
+from lenet_edge.data import preprocess
+from lenet_edge.errors import UsageError
+from lenet_edge.runtime import machine, regression
+from lenet_edge.runtime.plan import Job, Skipped, plan_jobs, read_artifacts
+from lenet_edge.runtime.runner import (
+    IncompatibleModelError,
+    import_runtime,
+    load_runner,
+)
+from lenet_edge.runtime.runtimes import AUTO
+from lenet_edge.runtime.timing import TimingPolicy, time_calls
+
+OK, INCOMPATIBLE = "ok", "incompatible"
+Progress = Callable[[str, int, int], None]  # (what just finished, done, total)
+
+
+@dataclass
+class BenchmarkResult:
+    """One variant x runtime at one batch size; timings None when it could not load."""
+
+    variant: str
+    runtime: str
+    runtime_version: str
+    threads: int
+    batch: int
+    status: str  # ok or incompatible
+    bytes: int
+    load_ms: float | None = None
+    first_ms: float | None = None
+    runs: int | None = None
+    mean_us: float | None = None
+    std_us: float | None = None
+    min_us: float | None = None
+    p50_us: float | None = None
+    p90_us: float | None = None
+    p99_us: float | None = None
+    max_us: float | None = None
+    throughput_ips: float | None = None
+    peak_rss_mb: float | None = None
+    message: str = ""
+
+
+@dataclass
+class BenchmarkReport:
+    """Machine description, one row per variant x runtime x batch, and the baseline check."""
+
+    bundle: str
+    machine: dict[str, Any]
+    policy: TimingPolicy
+    results: list[BenchmarkResult]
+    skipped: list[Skipped]
+    comparison: list[regression.Comparison] | None = None
+    max_slowdown_pct: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """False only when a baseline was given and some row is slower than allowed."""
+        return not any(c.regressed for c in self.comparison or [])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed, "bundle": self.bundle, "machine": self.machine,
+            "policy": asdict(self.policy), "results": [asdict(r) for r in self.results],
+            "skipped": [s.to_dict() for s in self.skipped],
+            "comparison": None if self.comparison is None else {
+                "max_slowdown_pct": self.max_slowdown_pct,
+                "rows": [c.to_dict() for c in self.comparison]},
+            "notes": self.notes,
+        }
+
+
+def benchmark(bundle_dir: str | Path, variants: Sequence[str] | None = None,
+              runtimes: Sequence[str] = (AUTO,), threads: int = 1, runs: int = 1000,
+              warmup: int = 50, batch: int = 64, min_time: float = 2.0,
+              warmup_time: float = 0.5, baseline: str | Path | None = None,
+              max_slowdown: float = 10.0, progress: Progress | None = None) -> BenchmarkReport:
+    """Time each requested variant x runtime; optionally gate on a baseline's latencies.
+
+    Args:
+        runs, min_time: timed calls at batch 1 continue until both are reached; at `batch`
+            the run count is scaled to the same number of images (timing.TimingPolicy).
+        warmup, warmup_time: the same for the untimed warm-up.
+        batch: the larger batch size for throughput (1 times batch 1 only).
+        baseline: an earlier `benchmark --json` file; rows slower than it (median latency)
+            by more than `max_slowdown` percent make `passed` False.
+
+    Raises:
+        UsageError, ModelError, MissingDependencyError.
+    """
+    policy = TimingPolicy(runs, float(min_time), warmup, float(warmup_time))
+    for name, value in (("--threads", threads), ("--batch", batch)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UsageError(f"{name} must be an integer >= 1, got {value!r}")
+    regression.check_max_slowdown(max_slowdown)
+    baseline_rows = regression.read_baseline(baseline) if baseline is not None else None
+    manifest = bundle.read_manifest(bundle_dir)
+    jobs, skipped = plan_jobs(manifest, variants, runtimes)
+    reference = bundle.load_reference(bundle_dir, manifest)
+    blobs = read_artifacts(bundle_dir, jobs)
+    batches = sorted({1, batch})
+    # Tile the reference set when it holds fewer images than the batch.
+    reps = -(-max(batches) // len(reference.images))
+    images = preprocess(np.concatenate([reference.images] * reps)[: max(batches)])
+    report = BenchmarkReport(str(bundle_dir), machine.machine_info(), policy, [], skipped)
+    if not machine.reset_peak_rss():
+        report.notes.append("peak_rss_mb is the process peak since start (no per-run reset)")
+    for done, job in enumerate(jobs, start=1):
+        report.results.extend(_bench_one(job, blobs[job.variant], images, batches, policy,
+                                         threads))
+        if progress:
+            progress(f"{job.variant} on {job.runtime.name}", done, len(jobs))
+    if baseline_rows is not None:
+        report.max_slowdown_pct = max_slowdown
+        report.comparison = regression.compare(
+            [asdict(r) for r in report.results], baseline_rows, max_slowdown, str(baseline))
+    return report
+
+
+def _bench_one(job: Job, data: bytes, images: np.ndarray, batches: list[int],
+               policy: TimingPolicy, threads: int) -> list[BenchmarkResult]:
+    machine.reset_peak_rss()  # so each row's peak covers its own load and runs
+    size = len(data)
+    try:
+        import_runtime(job.runtime.name, job.entry["format"])  # not part of the load time
+        start = time.perf_counter_ns()
+        runner = load_runner(data, job.entry["format"], job.runtime.name, threads)
+        load_ms = (time.perf_counter_ns() - start) / 1e6
+        start = time.perf_counter_ns()
+        runner.predict(images[:1])
+        first_ms = (time.perf_counter_ns() - start) / 1e6
+        stats = [time_calls(runner.prepare(images[:b]).run, b, policy.for_batch(b))
+                 for b in batches]
+    except IncompatibleModelError as exc:
+        return [BenchmarkResult(job.variant, job.runtime.name, exc.runtime_version, threads,
+                                batches[0], INCOMPATIBLE, size, message=str(exc))]
+    peak = machine.peak_rss_mb()
+    return [
+        BenchmarkResult(
+            job.variant, runner.runtime, runner.runtime_version, threads, s.batch, OK, size,
+            load_ms=load_ms, first_ms=first_ms, runs=s.runs, mean_us=s.mean_us,
+            std_us=s.std_us, min_us=s.min_us, p50_us=s.p50_us, p90_us=s.p90_us,
+            p99_us=s.p99_us, max_us=s.max_us, throughput_ips=s.throughput_ips,
+            peak_rss_mb=peak,
+        )
+        for s in stats
+    ]

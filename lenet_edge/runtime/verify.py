@@ -1,0 +1,147 @@
+"""Verify a bundle's converted variants against the float model, on the device's runtime.
+
+Everything comes from the bundle: artifacts (sha256-checked before any is loaded) and
+`reference.npz` (uint8 images, labels, float logits), so no TensorFlow and no dataset.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lenet_edge import bundle
+from lenet_edge.data import preprocess
+from lenet_edge.errors import UsageError
+from lenet_edge.runtime.metrics import compare_logits
+from lenet_edge.runtime.plan import Job, Skipped, plan_jobs, read_artifacts
+from lenet_edge.runtime.runner import IncompatibleModelError, load_runner
+from lenet_edge.runtime.runtimes import AUTO
+
+PASS, FAIL, INCOMPATIBLE = "pass", "fail", "incompatible"
+Progress = Callable[[str, int, int], None]  # (what just finished, done, total)
+
+
+@dataclass
+class VerifyResult:
+    """One variant on one runtime. Metrics are None when the runtime could not load it."""
+
+    variant: str
+    runtime: str
+    runtime_version: str
+    status: str  # pass, fail or incompatible
+    accuracy: float | None = None
+    float_accuracy: float | None = None
+    delta_points: float | None = None  # accuracy minus float accuracy, in percentage points
+    agreement: float | None = None  # share of images with the float model's top-1 class
+    max_abs_logit_error: float | None = None
+    mean_abs_logit_error: float | None = None
+    per_class_delta: list[float | None] | None = None
+    worst: list[int] = field(default_factory=list)  # reference.npz indices
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class VerifyReport:
+    """All results, the gates they were held to, and whether every one passed."""
+
+    bundle: str
+    images: int
+    max_drop: float
+    min_agreement: float
+    results: list[VerifyResult]
+    skipped: list[Skipped]
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.status == PASS for r in self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed, "bundle": self.bundle, "images": self.images,
+            "gates": {"max_drop": self.max_drop, "min_agreement": self.min_agreement},
+            "results": [asdict(r) for r in self.results],
+            "skipped": [s.to_dict() for s in self.skipped],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def check_gates(max_drop: float, min_agreement: float, limit: int | None) -> None:
+    """Raise UsageError for gate values that cannot mean anything."""
+    if not math.isfinite(max_drop):
+        raise UsageError(f"--max-drop must be a finite number of points, got {max_drop}")
+    if not (0.0 <= min_agreement <= 1.0):
+        raise UsageError(f"--min-agreement must be within [0, 1], got {min_agreement}")
+    if limit is not None and (isinstance(limit, bool) or limit < 1):
+        raise UsageError(f"--limit must be at least 1 image, got {limit}")
+
+
+def verify(bundle_dir: str | Path, variants: Sequence[str] | None = None,
+           runtimes: Sequence[str] = (AUTO,), max_drop: float = 0.5,
+           min_agreement: float = 0.99, limit: int | None = None,
+           progress: Progress | None = None, threads: int = 1) -> VerifyReport:
+    """Run each requested variant x runtime on the bundle's reference set and gate it.
+
+    Args:
+        bundle_dir: a converted model bundle.
+        variants: variant names; None means every variant in the bundle.
+        runtimes: runtime names or "auto" (first installed interpreter per format).
+        max_drop: largest allowed accuracy drop versus float, in points (negative demands a gain).
+        min_agreement: smallest allowed share of images where top-1 matches the float model.
+        limit: use only the first `limit` reference images.
+        progress: called after each variant x runtime with (label, done, total).
+        threads: interpreter threads.
+
+    Returns:
+        A VerifyReport; `passed` is False when a gate failed or a runtime could not load a
+        variant (status "incompatible", with the op and version in `message`).
+
+    Raises:
+        UsageError, ModelError (bad or tampered bundle), MissingDependencyError.
+    """
+    check_gates(max_drop, min_agreement, limit)
+    started = time.perf_counter()
+    manifest = bundle.read_manifest(bundle_dir)
+    jobs, skipped = plan_jobs(manifest, variants, runtimes)
+    reference = bundle.load_reference(bundle_dir, manifest)
+    blobs = read_artifacts(bundle_dir, jobs)
+    count = min(limit or len(reference.labels), len(reference.labels))
+    images = preprocess(reference.images[:count])
+    labels, float_logits = reference.labels[:count], reference.logits[:count]
+    results = []
+    for done, job in enumerate(jobs, start=1):
+        results.append(_verify_one(job, blobs[job.variant], images, labels, float_logits,
+                                   max_drop, min_agreement, threads))
+        if progress:
+            progress(f"{job.variant} on {job.runtime.name}", done, len(jobs))
+    return VerifyReport(str(bundle_dir), count, max_drop, min_agreement, results, skipped,
+                        time.perf_counter() - started)
+
+
+def _verify_one(job: Job, data: bytes, images, labels, float_logits, max_drop: float,
+                min_agreement: float, threads: int) -> VerifyResult:
+    started = time.perf_counter()
+    try:
+        runner = load_runner(data, job.entry["format"], job.runtime.name, threads)
+        logits = runner.predict(images)
+    except IncompatibleModelError as exc:
+        return VerifyResult(job.variant, job.runtime.name, exc.runtime_version, INCOMPATIBLE,
+                            message=str(exc), seconds=time.perf_counter() - started)
+    m = compare_logits(logits, float_logits, labels)
+    failures = []
+    if m.delta_points < -max_drop:
+        failures.append(f"accuracy dropped {-m.delta_points:.2f} points (max {max_drop:g})")
+    if m.agreement < min_agreement:
+        failures.append(f"agreement {m.agreement:.4f} < {min_agreement:g}")
+    return VerifyResult(
+        job.variant, runner.runtime, runner.runtime_version, FAIL if failures else PASS,
+        accuracy=m.accuracy, float_accuracy=m.float_accuracy, delta_points=m.delta_points,
+        agreement=m.agreement, max_abs_logit_error=m.max_abs_logit_error,
+        mean_abs_logit_error=m.mean_abs_logit_error, per_class_delta=m.per_class_delta,
+        worst=m.worst, message="; ".join(failures), seconds=time.perf_counter() - started,
+    )
