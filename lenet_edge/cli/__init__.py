@@ -83,9 +83,11 @@ def _root(
 
 
 def _register() -> None:
-    from lenet_edge.cli import train
+    from lenet_edge.cli import benchmark, train, verify
 
     app.command("train")(train.train)
+    app.command("verify")(verify.verify)
+    app.command("benchmark")(benchmark.benchmark)
 
 
 _register()

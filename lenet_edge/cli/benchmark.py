@@ -1,0 +1,130 @@
+"""`lenet-edge benchmark`: latency, throughput and memory of each variant on this machine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lenet_edge.cli.runtime_options import (
+    BundleDir,
+    JsonFile,
+    Runtimes,
+    Variants,
+    stdout_console,
+    write_output,
+)
+
+
+def benchmark(
+    model_dir: BundleDir,
+    variant: Variants = None,
+    runtime: Runtimes = None,
+    threads: Annotated[int, typer.Option("--threads", help="Interpreter threads.")] = 1,
+    runs: Annotated[int, typer.Option("--runs", help="Timed calls at batch 1, at least.")] = 1000,
+    min_time: Annotated[float, typer.Option(
+        "--min-time", help="Seconds of timed calls, at least.")] = 2.0,
+    warmup: Annotated[int, typer.Option("--warmup", help="Warm-up calls, at least.")] = 50,
+    warmup_time: Annotated[float, typer.Option(
+        "--warmup-time", help="Seconds of warm-up, at least.")] = 0.5,
+    batch: Annotated[int, typer.Option(
+        "--batch", help="The larger batch size, for throughput.")] = 64,
+    json_out: JsonFile = None,
+    compare: Annotated[Path | None, typer.Option(
+        "--compare", help="An earlier 'benchmark --json' file to check latencies against.")] = None,
+    max_slowdown: Annotated[float | None, typer.Option(
+        "--max-slowdown",
+        help="With --compare: largest allowed median slowdown, in percent (default: 10).")] = None,
+) -> None:
+    """Time every variant: load, first call, then batch 1 and --batch after a warm-up.
+
+    Run counts at --batch are scaled to the same number of images as at batch 1.
+
+    With --compare: exit 1 when a median latency exceeds the baseline's by --max-slowdown %.
+    """
+    from rich.console import Console
+
+    from lenet_edge.errors import UsageError
+    from lenet_edge.runtime.bench import benchmark as run_benchmark
+
+    if max_slowdown is not None and compare is None:
+        raise UsageError("--max-slowdown needs --compare BASELINE.json")
+    err = Console(stderr=True)
+    report = run_benchmark(
+        model_dir, variants=variant or None, runtimes=runtime or ("auto",), threads=threads,
+        runs=runs, warmup=warmup, batch=batch, min_time=min_time, warmup_time=warmup_time,
+        baseline=compare, max_slowdown=10.0 if max_slowdown is None else max_slowdown,
+        progress=lambda label, done, total: err.print(f"[{done}/{total}] timed {label}"),
+    )
+    data = report.to_dict()
+    if json_out is not None and str(json_out) != "-":
+        write_output(json_out, json.dumps(data, indent=2) + "\n")
+    if json_out is not None and str(json_out) == "-":
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        console = stdout_console()
+        console.print(_table(data))
+        if data["comparison"]:
+            console.print(_comparison_table(data["comparison"]))
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def _table(data: dict):
+    """Timings per row; load, memory and size are per variant x runtime, in a second table."""
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+
+    m = data["machine"]
+    timing = Table(
+        title=f"benchmark {data['bundle']}", box=box.SIMPLE_HEAD,
+        caption=f"{m['cpu']} ({m['arch']}, {m['usable_cores']} cores), Python {m['python']}; "
+                "µs per call: set input, invoke, read output",
+    )
+    for column in ("variant", "runtime", "thr", "batch", "mean µs", "p50 µs", "p90 µs",
+                   "p99 µs", "img/s"):
+        timing.add_column(column, justify="left" if column in ("variant", "runtime")
+                          else "right", no_wrap=True)
+    setup = Table(box=box.SIMPLE_HEAD)
+    for column in ("variant", "runtime", "version", "load ms", "first ms", "peak RSS MB", "KB"):
+        setup.add_column(column, justify="left" if column in ("variant", "runtime", "version")
+                         else "right", no_wrap=True)
+    notes, seen = [], set()
+    for r in data["results"]:
+        key = (r["variant"], r["runtime"])
+        if r["status"] != "ok":
+            timing.add_row(r["variant"], r["runtime"], str(r["threads"]), "",
+                           f"[yellow]{r['status']}[/]")
+            notes.append(f"{r['variant']} on {r['runtime']}: {r['message']}")
+        else:
+            timing.add_row(
+                r["variant"], r["runtime"], str(r["threads"]), str(r["batch"]),
+                f"{r['mean_us']:.1f}", f"{r['p50_us']:.1f}", f"{r['p90_us']:.1f}",
+                f"{r['p99_us']:.1f}", f"{r['throughput_ips']:,.0f}",
+            )
+        if key not in seen and r["status"] == "ok":
+            seen.add(key)
+            setup.add_row(r["variant"], r["runtime"], r["runtime_version"],
+                          f"{r['load_ms']:.1f}", f"{r['first_ms']:.2f}",
+                          f"{r['peak_rss_mb']:.0f}", f"{r['bytes'] / 1024:.0f}")
+    notes += [f"{s['variant']} skipped: {s['reason']}" for s in data["skipped"]]
+    notes += data["notes"]
+    return Group(timing, setup, *notes)
+
+
+def _comparison_table(comparison: dict):
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, title=f"against baseline: median slowdown <= "
+                        f"{comparison['max_slowdown_pct']:g}%")
+    for column in ("variant", "runtime", "batch", "baseline p50 µs", "p50 µs", "slowdown"):
+        table.add_column(column, justify="left" if column in ("variant", "runtime") else "right")
+    for c in comparison["rows"]:
+        colour = "red" if c["regressed"] else "green"
+        table.add_row(c["variant"], c["runtime"], str(c["batch"]), f"{c['baseline_p50_us']:.1f}",
+                      f"{c['p50_us']:.1f}", f"[{colour}]{c['slowdown_pct']:+.1f}%[/]")
+    return table

@@ -1,0 +1,110 @@
+"""`lenet-edge verify`: accuracy of each converted variant versus the float model, gated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lenet_edge.cli.runtime_options import (
+    BundleDir,
+    JsonFile,
+    Runtimes,
+    Variants,
+    stdout_console,
+    write_output,
+)
+
+
+def verify(
+    model_dir: BundleDir,
+    variant: Variants = None,
+    runtime: Runtimes = None,
+    max_drop: Annotated[float, typer.Option(
+        "--max-drop", help="Largest allowed accuracy drop versus float, in points.")] = 0.5,
+    min_agreement: Annotated[float, typer.Option(
+        "--min-agreement", help="Smallest allowed top-1 agreement with float, in [0, 1].")] = 0.99,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", help="Use only the first N reference images (default: all).")] = None,
+    json_out: JsonFile = None,
+    junit_out: Annotated[Path | None, typer.Option(
+        "--junit", help="Write JUnit XML to FILE: one testcase per variant x runtime.")] = None,
+    markdown_out: Annotated[Path | None, typer.Option(
+        "--markdown", help="Write a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY).")] = None,
+) -> None:
+    """Run every variant on the bundle's reference images; exit 1 if a gate fails.
+
+    A variant a requested runtime cannot load is incompatible (op and version named): exit 1.
+
+    Needs no TensorFlow and no dataset: everything comes from the bundle.
+    """
+    from rich.console import Console
+
+    from lenet_edge.report_formats.junit import verify_junit
+    from lenet_edge.report_formats.markdown import verify_markdown
+    from lenet_edge.runtime.verify import check_gates
+    from lenet_edge.runtime.verify import verify as run_verify
+
+    check_gates(max_drop, min_agreement, limit)  # usage errors before anything loads
+    err = Console(stderr=True)
+    report = run_verify(
+        model_dir, variants=variant or None, runtimes=runtime or ("auto",), max_drop=max_drop,
+        min_agreement=min_agreement, limit=limit,
+        progress=lambda label, done, total: err.print(f"[{done}/{total}] verified {label}"),
+    )
+    data = report.to_dict()
+    if json_out is not None and str(json_out) != "-":
+        write_output(json_out, json.dumps(data, indent=2) + "\n")
+    if junit_out is not None:
+        write_output(junit_out, verify_junit(data))
+    if markdown_out is not None:
+        write_output(markdown_out, verify_markdown(data))
+    if json_out is not None and str(json_out) == "-":
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        stdout_console().print(_table(data))
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def _table(data: dict):
+    """The results table; messages and worst images go below it so columns stay narrow."""
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+
+    gates = data["gates"]
+    verdict = "[green]passed[/]" if data["passed"] else "[red]FAILED[/]"
+    versions = {f"{r['runtime']} {r['runtime_version']}" for r in data["results"]}
+    table = Table(
+        title=f"verify {data['bundle']}: {verdict}", box=box.SIMPLE_HEAD,
+        caption=f"{data['images']} reference images; gates: drop <= {gates['max_drop']:g} "
+                f"points, agreement >= {gates['min_agreement']:g}; {', '.join(sorted(versions))}",
+    )
+    for column in ("variant", "runtime", "status", "accuracy", "vs float", "agree", "max|err|",
+                   "mean|err|"):
+        table.add_column(column, justify="left" if column in ("variant", "runtime", "status")
+                         else "right", no_wrap=True)
+    colour = {"pass": "green", "fail": "red", "incompatible": "yellow"}
+    notes = []
+    for r in data["results"]:
+        cells = [r["variant"], r["runtime"], f"[{colour[r['status']]}]{r['status']}[/]"]
+        if r["message"]:
+            notes.append(f"{r['variant']} on {r['runtime']}: {r['message']}")
+        if r["accuracy"] is None:
+            table.add_row(*cells)
+            continue
+        if r["worst"]:
+            notes.append(f"{r['variant']} on {r['runtime']}: worst disagreements at reference "
+                         f"images {', '.join(map(str, r['worst']))}")
+        table.add_row(
+            *cells, f"{r['accuracy'] * 100:.2f}%", f"{r['delta_points']:+.2f}",
+            f"{r['agreement'] * 100:.2f}%", f"{r['max_abs_logit_error']:.3g}",
+            f"{r['mean_abs_logit_error']:.2g}",
+        )
+    for s in data["skipped"]:
+        table.add_row(s["variant"], "-", "skipped")
+        notes.append(f"{s['variant']} skipped: {s['reason']}")
+    return Group(table, *notes)
