@@ -88,6 +88,9 @@ def _register() -> None:
     app.command("train")(train.train)
     app.command("verify")(verify.verify)
     app.command("benchmark")(benchmark.benchmark)
+    from lenet_edge.cli import deploy
+
+    app.command("deploy")(deploy.deploy)
 
 
 _register()

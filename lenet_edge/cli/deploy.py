@@ -1,0 +1,158 @@
+"""`lenet-edge deploy`: ship a bundle to a device over SSH, verify and benchmark it there."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lenet_edge.cli.runtime_options import BundleDir, Runtimes, Variants, stdout_console
+
+# Options as Annotated aliases: the signature below stays one readable line per option.
+Host = Annotated[str | None, typer.Argument(help="host or user@host of the device (or --hosts).")]
+HostsFile = Annotated[Path | None, typer.Option(
+    "--hosts", help="Deploy to every host in FILE in parallel: one host, user@host or "
+                    "host:port per line, or an Ansible INI inventory.")]
+User = Annotated[str | None, typer.Option("--user", "-u", help="SSH login (default: ssh's).")]
+Port = Annotated[int | None, typer.Option("--port", "-p", help="SSH port (default: 22).")]
+Identity = Annotated[Path | None, typer.Option("--identity", "-i", help="SSH private key.")]
+KnownHosts = Annotated[Path | None, typer.Option(
+    "--known-hosts", help="known_hosts file (default: ~/.ssh/known_hosts).")]
+AcceptNew = Annotated[bool, typer.Option(
+    "--accept-new-host-key", help="Trust and record an unknown host key on first contact "
+                                  "(a changed key is always refused).")]
+SshConfig = Annotated[Path | None, typer.Option("--ssh-config", help="ssh_config file to use.")]
+SshOption = Annotated[list[str] | None, typer.Option(
+    "--ssh-option", "-o", help="Extra OpenSSH option KEY=VALUE (repeatable).")]
+ConnectTimeout = Annotated[int, typer.Option("--connect-timeout", min=1, help="Seconds.")]
+RemoteDir = Annotated[str, typer.Option(
+    "--remote-dir", help="Deploy directory on the device (relative paths: in the home).")]
+RemotePython = Annotated[str | None, typer.Option(
+    "--remote-python", help="A Python on the device that has lenet-edge and an interpreter "
+                            "(default: deploy's own venv, REMOTE_DIR/venv).")]
+Wheelhouse = Annotated[Path | None, typer.Option(
+    "--wheelhouse", help="Install on the device offline, from the wheels in DIR.")]
+Verify = Annotated[bool, typer.Option("--verify/--no-verify", help="Verify on the device.")]
+MaxDrop = Annotated[float | None, typer.Option(
+    "--max-drop", help="Verify gate on the device, in points (default: verify's).")]
+MinAgreement = Annotated[float | None, typer.Option(
+    "--min-agreement", help="Verify gate on the device (default: verify's).")]
+Benchmark = Annotated[bool, typer.Option("--benchmark", help="Also benchmark on the device.")]
+Threads = Annotated[int | None, typer.Option("--threads", help="Benchmark interpreter threads.")]
+MinTime = Annotated[float | None, typer.Option(
+    "--min-time", help="Benchmark: seconds of timed calls per variant, at least.")]
+LockTimeout = Annotated[float, typer.Option(
+    "--lock-timeout", help="Seconds to wait while another deploy holds the device.")]
+Parallel = Annotated[int, typer.Option("--parallel", min=1, help="With --hosts: devices at once.")]
+EmitAnsible = Annotated[Path | None, typer.Option(
+    "--emit-ansible", help="Write an Ansible playbook and inventory doing the same steps into "
+                           "DIR, instead of deploying.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")]
+
+
+def deploy(
+    model_dir: BundleDir,
+    host: Host = None,
+    hosts_file: HostsFile = None,
+    variant: Variants = None,
+    user: User = None,
+    port: Port = None,
+    identity: Identity = None,
+    known_hosts: KnownHosts = None,
+    accept_new_host_key: AcceptNew = False,
+    ssh_config: SshConfig = None,
+    ssh_option: SshOption = None,
+    connect_timeout: ConnectTimeout = 10,
+    remote_dir: RemoteDir = "lenet-edge",
+    remote_python: RemotePython = None,
+    wheelhouse: Wheelhouse = None,
+    verify: Verify = True,
+    runtime: Runtimes = None,
+    max_drop: MaxDrop = None,
+    min_agreement: MinAgreement = None,
+    benchmark: Benchmark = False,
+    threads: Threads = None,
+    min_time: MinTime = None,
+    lock_timeout: LockTimeout = 60,
+    parallel: Parallel = 8,
+    emit_ansible: EmitAnsible = None,
+    as_json: AsJson = False,
+) -> None:
+    """Pack the chosen variants, install them atomically on the device, verify them there.
+
+    The device's verify / benchmark JSON comes back into MODEL_DIR as
+    device-<host>-verify.json and device-<host>-benchmark.json. Exit 1 if verification
+    failed on a device (it is rolled back to the previous release), 7 if a device failed.
+    """
+    from rich.console import Console
+
+    from lenet_edge.deploy import DeployConfig, SshOptions
+    from lenet_edge.errors import UsageError
+
+    if (host is None) == (hosts_file is None):
+        raise UsageError("give either HOST or --hosts FILE")
+    config = DeployConfig(
+        variants=tuple(variant or ()), remote_dir=remote_dir, remote_python=remote_python,
+        runtimes=tuple(runtime or ()), verify=verify, benchmark=benchmark, max_drop=max_drop,
+        min_agreement=min_agreement, bench_threads=threads, bench_min_time=min_time,
+        wheelhouse=wheelhouse, lock_timeout=lock_timeout,
+    )
+    ssh = SshOptions(
+        identity=identity, known_hosts=known_hosts, accept_new_host_key=accept_new_host_key,
+        config_file=ssh_config, connect_timeout=connect_timeout, extra=tuple(ssh_option or ()),
+    )
+    err = Console(stderr=True)
+    if emit_ansible is not None:
+        from lenet_edge.deploy.ansible import emit_ansible as emit
+
+        written = emit(model_dir, _entries(host, hosts_file, user, port), config, emit_ansible)
+        err.print(f"wrote {', '.join(map(str, written))}")
+        typer.echo(f"run: ansible-playbook -i {emit_ansible / 'inventory.ini'} "
+                   f"{emit_ansible / 'deploy.yml'}")
+        return
+    if hosts_file is not None:
+        _fleet(model_dir, _entries(None, hosts_file, user, port), config, ssh, parallel,
+               as_json, err)
+        return
+
+    from lenet_edge.deploy import deploy as run_deploy
+
+    result = run_deploy(model_dir, host, user=user, port=port, config=config, ssh=ssh,
+                        progress=lambda message: err.print(f"{host}: {message}"))
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        from lenet_edge.deploy.tables import result_tables
+
+        console = stdout_console()
+        for table in result_tables(model_dir, result):
+            console.print(table)
+    if result.passed is False:
+        raise typer.Exit(1)
+
+
+def _entries(host, hosts_file, user, port):
+    from lenet_edge.deploy.fleet import HostEntry, read_hosts
+    from lenet_edge.deploy.ssh import parse_target
+
+    if hosts_file is not None:
+        return read_hosts(hosts_file, user, port)
+    target = parse_target(host, user, port)
+    return [HostEntry(target.host, target)]
+
+
+def _fleet(model_dir, entries, config, ssh, parallel, as_json, err) -> None:
+
+    from lenet_edge.deploy.fleet import deploy_fleet
+    from lenet_edge.deploy.tables import fleet_table
+
+    outcomes = deploy_fleet(model_dir, entries, config, ssh, parallel,
+                            progress=lambda name, message: err.print(f"{name}: {message}"))
+    if as_json:
+        typer.echo(json.dumps([o.as_dict() for o in outcomes], indent=2))
+    else:
+        stdout_console().print(fleet_table(outcomes))
+    if not all(o.ok for o in outcomes):
+        raise typer.Exit(1)

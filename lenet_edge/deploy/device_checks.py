@@ -1,0 +1,92 @@
+"""Run `lenet-edge verify` / `benchmark` on the device and bring their JSON back.
+
+The device writes its report under `<remote-dir>/results/`; we read it back with `cat` over
+the same SSH transport and store it atomically in the local bundle as
+`device-<name>-<kind>.json`, so a half-fetched report never replaces a good one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lenet_edge import bundle
+from lenet_edge.deploy.install import RemoteLayout
+from lenet_edge.deploy.ssh import Transport, last_line
+from lenet_edge.errors import DeviceError
+
+GATE_FAILED = 1  # `lenet-edge verify` exit code when the accuracy gate fails
+
+_RUN = r"""
+mkdir -p "$1/results" || exit 10
+shift
+exec "$@"
+"""
+
+_FETCH = r"""cat "$1" """
+
+
+@dataclass(frozen=True)
+class DeviceReport:
+    """One command's outcome on the device."""
+
+    kind: str  # "verify" or "benchmark"
+    exit_code: int
+    report: dict | None  # the command's --json output, when it wrote one
+    message: str  # last line of its stderr, for errors
+
+
+def result_file(model_dir: Path, name: str, kind: str) -> Path:
+    """`device-<name>-<kind>.json` in the local bundle (name made file-system safe)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    return Path(model_dir) / f"device-{safe}-{kind}.json"
+
+
+def run_check(
+    transport: Transport,
+    layout: RemoteLayout,
+    python: str,
+    release_id: str,
+    kind: str,
+    options: Sequence[str] = (),
+    timeout: float = 1800,
+) -> DeviceReport:
+    """Run `python -m lenet_edge <kind> <root>/current --json ... options` on the device."""
+    out = layout.result(release_id, kind)
+    argv = [python, "-m", "lenet_edge", kind, layout.current, "--json", out, *options]
+    proc = transport.run(_RUN, [layout.root, *argv], timeout=timeout)
+    report = None
+    fetched = transport.run(_FETCH, [out])
+    if fetched.returncode == 0:
+        try:
+            report = json.loads(fetched.stdout.decode())
+        except ValueError:
+            raise DeviceError(
+                f"{transport.target.label}: {kind} wrote an unreadable {out}"
+            ) from None
+    return DeviceReport(kind, proc.returncode, report, last_line(proc.stderr))
+
+
+def store_report(model_dir: Path, name: str, report: DeviceReport) -> Path:
+    """Write the device's JSON into the local bundle atomically; return its path."""
+    path = result_file(model_dir, name, report.kind)
+    bundle.write_json(path, report.report)
+    return path
+
+
+# Local figures to print beside the device's: what `lenet-edge verify MODEL --json
+# MODEL/verify.json` (and the same for benchmark) saved on this machine, if the user did.
+LOCAL_REPORTS = {"verify": "verify.json", "benchmark": "benchmark.json"}
+
+
+def local_report(model_dir: Path, kind: str) -> dict | None:
+    """The local verify / benchmark JSON in the bundle, or None if absent or unreadable."""
+    path = Path(model_dir) / LOCAL_REPORTS[kind]
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("results"), list) else None

@@ -1,0 +1,163 @@
+"""Several devices at once: read a hosts file, deploy to each in parallel, a row per host.
+
+A hosts file is either a plain list (`[user@]host[:port]`, one per line, `#` comments) or an
+Ansible INI inventory (`name ansible_host=... ansible_user=... ansible_port=...`, groups,
+`[group:vars]` / `[all:vars]` for user and port). One failing host never stops the others.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from lenet_edge.deploy import DeployConfig, DeployResult, deploy_to, prepare
+from lenet_edge.deploy.ssh import SshOptions, Target, parse_target
+from lenet_edge.errors import LenetEdgeError, UsageError
+
+_SECTION = re.compile(r"\[([A-Za-z0-9_.-]+)(?::(vars|children))?\]")
+_PLAIN_PORT = re.compile(r"(.+):(\d+)")
+
+
+@dataclass(frozen=True)
+class HostEntry:
+    """One device of a fleet: its inventory name (labels result files) and where it is."""
+
+    name: str
+    target: Target
+
+
+@dataclass
+class HostOutcome:
+    """A fleet row: the deploy result, or the error that stopped this host."""
+
+    entry: HostEntry
+    result: DeployResult | None = None
+    error: str = ""
+    exit_code: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def as_dict(self) -> dict:
+        return {"name": self.entry.name, "host": self.entry.target.label, "ok": self.ok,
+                "exit_code": self.exit_code, "error": self.error,
+                "result": self.result.as_dict() if self.result else None}
+
+
+def read_hosts(path: str | Path, user: str | None = None, port: int | None = None
+               ) -> list[HostEntry]:
+    """Parse a hosts file; every host is validated before anything connects.
+
+    Args:
+        user, port: defaults for hosts that do not set their own.
+
+    Raises:
+        UsageError: unreadable file, no hosts, or a bad line (named with its line number).
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read hosts file {path}: {exc}") from None
+    content = [(n, line.strip()) for n, line in enumerate(lines, 1)
+               if line.strip() and not line.strip().startswith(("#", ";"))]
+    is_ini = any(_SECTION.fullmatch(line) or "ansible_" in line for _, line in content)
+    entries = _read_ini(path, content, user, port) if is_ini else [
+        _plain_entry(path, n, line, user, port) for n, line in content]
+    unique = list({entry.name: entry for entry in entries}.values())
+    if not unique:
+        raise UsageError(f"hosts file {path} lists no hosts")
+    return unique
+
+
+def _plain_entry(path: Path, n: int, line: str, user, port) -> HostEntry:
+    host, line_port = line, port
+    match = _PLAIN_PORT.fullmatch(line)
+    if match and match.group(1).count(":") == 0:  # host:port, not an IPv6 literal
+        host, line_port = match.group(1), int(match.group(2))
+    try:
+        target = parse_target(host, None if "@" in host else user, line_port)
+    except UsageError as exc:
+        raise UsageError(f"{path}:{n}: {exc}") from None
+    return HostEntry(name=target.host, target=target)
+
+
+def _read_ini(path: Path, content, user, port) -> list[HostEntry]:
+    """Hosts of an Ansible INI inventory; group / all vars give ansible_user and ansible_port."""
+    group, kind = "ungrouped", "hosts"
+    hosts: dict[str, tuple[int, dict, set]] = {}  # name -> (line, own vars, groups)
+    group_vars: dict[str, dict] = {}
+    for n, line in content:
+        section = _SECTION.fullmatch(line)
+        if section:
+            group, kind = section.group(1), section.group(2) or "hosts"
+            continue
+        tokens = shlex.split(line, comments=True)
+        if kind == "vars":
+            group_vars.setdefault(group, {}).update(_pairs(path, n, tokens))
+        elif kind == "hosts" and tokens:
+            if "[" in tokens[0]:
+                raise UsageError(f"{path}:{n}: host ranges like {tokens[0]!r} are not supported")
+            _, own, groups = hosts.setdefault(tokens[0], (n, {}, set()))
+            own.update(_pairs(path, n, tokens[1:]))
+            groups.add(group)
+    entries = []
+    for name, (n, own, groups) in hosts.items():
+        merged = dict(group_vars.get("all", {}))
+        for g in sorted(groups):
+            merged.update(group_vars.get(g, {}))
+        merged.update(own)
+        try:
+            host_port = merged.get("ansible_port") or merged.get("ansible_ssh_port")
+            target = parse_target(
+                merged.get("ansible_host", name),
+                merged.get("ansible_user", user),
+                int(host_port) if host_port else port,
+            )
+        except (UsageError, ValueError) as exc:
+            raise UsageError(f"{path}:{n}: host {name!r}: {exc}") from None
+        entries.append(HostEntry(name=name, target=target))
+    return entries
+
+
+def _pairs(path: Path, n: int, tokens: list[str]) -> dict:
+    bad = [t for t in tokens if "=" not in t]
+    if bad:
+        raise UsageError(f"{path}:{n}: expected key=value, got {bad[0]!r}")
+    return dict(t.split("=", 1) for t in tokens)
+
+
+def deploy_fleet(
+    model_dir: str | Path,
+    entries: list[HostEntry],
+    config: DeployConfig,
+    ssh: SshOptions,
+    workers: int = 8,
+    progress: Callable[[str, str], None] = lambda name, message: None,
+) -> list[HostOutcome]:
+    """Deploy to every entry in parallel threads (the work is waiting on ssh, not CPU).
+
+    The device bundle and the wheel are built once and shared. Returns one outcome per entry,
+    in the order given; an error on one host is recorded in its row, the others go on.
+    """
+    with tempfile.TemporaryDirectory(prefix="lenet-edge-fleet-") as tmp:
+        prepared = prepare(model_dir, config, Path(tmp))
+
+        def one(entry: HostEntry) -> HostOutcome:
+            try:
+                result = deploy_to(prepared, entry.target, entry.name, config, ssh,
+                                   lambda message: progress(entry.name, message))
+            except LenetEdgeError as exc:
+                return HostOutcome(entry, error=str(exc), exit_code=exc.exit_code)
+            if result.passed is False:
+                return HostOutcome(entry, result, "verification failed; rolled back", 1)
+            return HostOutcome(entry, result)
+
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(entries)))) as pool:
+            return list(pool.map(one, entries))

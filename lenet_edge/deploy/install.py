@@ -1,0 +1,246 @@
+"""Atomic install on the device: release directories, sha256 check, `current` switch, lock.
+
+Layout under the remote directory (relative paths are relative to the login's home)::
+
+    releases/<id>.partial/   an upload in progress (never live; removed on failure)
+    releases/<id>/           a complete, checked release
+    releases/<id>.failed/    a release whose on-device verification failed (rolled back)
+    current -> releases/<id> the live release, switched with one rename
+    results/<id>-*.json      verify / benchmark output of a release
+    .deploy.lock             flock(1) file: one deploy per device at a time
+
+Each step is one constant `sh -c` script taking its parameters as "$1", "$2", ... (see ssh.py).
+Needs on the device: POSIX sh, tar, sha256sum, flock, GNU mv (-T): all in Raspberry Pi OS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from lenet_edge.deploy.device_bundle import DeviceBundle
+from lenet_edge.deploy.ssh import SSH_FAILED, Transport, explain_ssh_failure, last_line
+from lenet_edge.errors import DeviceError, UsageError
+
+LOCK_BUSY = 75  # EX_TEMPFAIL: flock -E code when another deploy holds the lock
+ANSIBLE_LOCK_DIR = ".deploy.lock.d"  # the emitted Ansible playbook's lock (see ansible.py)
+
+_LOCK = r"""
+mkdir -p "$1" || exit 10
+exec flock -E 75 -w "$2" "$1/.deploy.lock" sh -c '
+  if [ -d "$1/.deploy.lock.d" ]; then echo "ansible"; exit 76; fi
+  echo locked; exec cat >/dev/null' sh "$1"
+"""
+
+_UPLOAD = r"""
+mkdir -p "$1/releases" || exit 10
+rm -rf "$1"/releases/*.partial
+partial="$1/releases/$2.partial"
+mkdir "$partial" || exit 10
+if ! tar -x -f - -C "$partial" --no-same-owner --no-same-permissions; then
+  rm -rf "$partial"; exit 11
+fi
+"""
+
+_CHECK = r"""
+cd "$1/releases/$2.partial" || exit 10
+if ! sha256sum --strict -c -; then
+  cd / && rm -rf "$1/releases/$2.partial"; exit 12
+fi
+"""
+
+_FINALIZE = r"""mv -T "$1/releases/$2.partial" "$1/releases/$2" """
+
+_SWITCH = r"""
+cd "$1" || exit 10
+previous=$(readlink current 2>/dev/null || true)
+if [ -z "$2" ]; then rm -f current; printf '%s\n' "$previous"; exit 0; fi
+[ -d "$2" ] || exit 13
+ln -sfn "$2" .current.new && mv -T .current.new current || { rm -f .current.new; exit 14; }
+printf '%s\n' "$previous"
+"""
+
+_MARK_FAILED = r"""mv -T "$1/releases/$2" "$1/releases/$2.failed" """
+
+_PRUNE = r"""
+if cd "$1/releases" 2>/dev/null; then
+  for d in *; do
+    case "$d" in "*"|"$2"|"$3") ;; *) rm -rf -- "$d" || exit 15 ;; esac
+  done
+  cd - >/dev/null || exit 10
+fi
+if cd "$1/results" 2>/dev/null; then
+  for f in *; do
+    case "$f" in "*"|"$2"-*|"$3"-*) ;; *) rm -f -- "$f" || exit 15 ;; esac
+  done
+fi
+exit 0
+"""
+
+
+@dataclass(frozen=True)
+class RemoteLayout:
+    """The deploy directory on the device and the names inside it."""
+
+    root: str
+
+    @classmethod
+    def parse(cls, remote_dir: str) -> RemoteLayout:
+        """Accept an absolute path, a path relative to home, or `~/...` (made relative)."""
+        path = remote_dir.strip()
+        if path in ("~", "~/") or path.startswith("~/"):
+            path = path[2:] or "."
+        if not path or path.startswith("~") or "\n" in path or "\0" in path:
+            raise UsageError(f"invalid --remote-dir {remote_dir!r}: use /abs/path or dir/in/home")
+        return cls(root=path.rstrip("/") or "/")
+
+    def release(self, release_id: str) -> str:
+        return f"{self.root}/releases/{release_id}"
+
+    @property
+    def current(self) -> str:
+        return f"{self.root}/current"
+
+    def result(self, release_id: str, kind: str) -> str:
+        return f"{self.root}/results/{release_id}-{kind}.json"
+
+
+def new_release_id() -> str:
+    """Sortable and unique: UTC time plus random hex (two workstations may deploy)."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def _fail(transport: Transport, what: str, proc) -> DeviceError:
+    return DeviceError(f"{transport.target.label}: {what}: {last_line(proc.stderr)}")
+
+
+@contextlib.contextmanager
+def remote_lock(transport: Transport, layout: RemoteLayout, wait: float) -> Iterator[None]:
+    """Hold `<root>/.deploy.lock` on the device for the duration of the block.
+
+    The lock lives in one ssh session running flock(1): if this process or the connection
+    dies, the session ends and the kernel frees the lock, so a crash never leaves it stuck.
+
+    Raises:
+        DeviceError: another deploy kept the lock for `wait` seconds, or it cannot be made.
+    """
+    proc = transport.popen(_LOCK, [layout.root, str(int(wait))])
+    first: list[bytes] = []
+    reader = threading.Thread(target=lambda: first.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(wait + transport.options.connect_timeout + 10)
+    try:
+        if not first:
+            raise DeviceError(f"{transport.target.label}: no answer while taking the deploy lock")
+        if first[0].strip() == b"locked":
+            yield
+            return
+        code = proc.wait(timeout=10)
+        stderr = proc.stderr.read()
+        where = f"{transport.target.label}:{layout.root}"
+        if code == LOCK_BUSY:
+            raise DeviceError(
+                f"{where}: another deploy holds .deploy.lock; gave up after {wait:.0f} s "
+                "(raise --lock-timeout to wait longer)"
+            )
+        if first[0].strip() == b"ansible":
+            raise DeviceError(
+                f"{where}: an Ansible deploy holds {ANSIBLE_LOCK_DIR}; if none is running, "
+                f"remove that directory on the device"
+            )
+        if code == SSH_FAILED:
+            raise DeviceError(explain_ssh_failure(transport.target, transport.options, stderr))
+        raise DeviceError(f"{where}: cannot take the deploy lock: {last_line(stderr)}")
+    finally:
+        with contextlib.suppress(OSError):
+            proc.stdin.close()  # the remote `cat` sees EOF, flock exits, the lock is free
+        try:
+            proc.wait(timeout=10)
+        except Exception:
+            proc.kill()
+            proc.wait()
+
+
+def upload_release(
+    transport: Transport, layout: RemoteLayout, release_id: str, tar_stream: bytes,
+    timeout: float = 300,
+) -> None:
+    """Unpack `tar_stream` into `releases/<id>.partial`; on failure nothing partial remains.
+
+    Stale `*.partial` directories of an interrupted deploy are removed first (we hold the lock).
+    """
+    proc = transport.run(_UPLOAD, [layout.root, release_id], input=tar_stream, timeout=timeout)
+    if proc.returncode:
+        raise _fail(transport, f"upload to {layout.release(release_id)}.partial failed "
+                               "(partial files removed; the live release is untouched)", proc)
+
+
+def check_release(
+    transport: Transport, layout: RemoteLayout, release_id: str, checksums: dict[str, str]
+) -> None:
+    """Check every file of the uploaded release against `checksums` with sha256sum on the
+    device; on a mismatch remove the partial release and raise naming the files."""
+    sums = "".join(f"{sha}  {name}\n" for name, sha in sorted(checksums.items()))
+    proc = transport.run(_CHECK, [layout.root, release_id], input=sums.encode())
+    if proc.returncode == 12:
+        bad = [line.split(":")[0] for line in proc.stdout.decode().splitlines()
+               if "FAILED" in line]
+        raise DeviceError(
+            f"{transport.target.label}: sha256 mismatch on the device for {', '.join(bad)}: "
+            "upload corrupted or tampered; release removed, the live release is untouched"
+        )
+    if proc.returncode:
+        raise _fail(transport, "cannot check the uploaded release", proc)
+
+
+def finalize_release(transport: Transport, layout: RemoteLayout, release_id: str) -> None:
+    """Rename `<id>.partial` to `<id>`: from here on the release is complete and checked."""
+    proc = transport.run(_FINALIZE, [layout.root, release_id])
+    if proc.returncode:
+        raise _fail(transport, f"cannot finalize {layout.release(release_id)}", proc)
+
+
+def install_release(
+    transport: Transport, layout: RemoteLayout, release_id: str, device_bundle: DeviceBundle
+) -> None:
+    """Upload, check on the device, finalize: the release exists and is intact, not yet live."""
+    upload_release(transport, layout, release_id, device_bundle.tar_bytes())
+    check_release(transport, layout, release_id, device_bundle.checksums)
+    finalize_release(transport, layout, release_id)
+
+
+def switch_current(transport: Transport, layout: RemoteLayout, release_id: str | None) -> str:
+    """Point `current` at `releases/<id>` in one rename (None removes it).
+
+    Returns:
+        The release id `current` pointed at before ("" if none).
+    """
+    target = f"releases/{release_id}" if release_id else ""
+    proc = transport.run(_SWITCH, [layout.root, target])
+    if proc.returncode:
+        raise _fail(transport, f"cannot switch {layout.current} to {target}", proc)
+    previous = proc.stdout.decode().strip()
+    return previous.removeprefix("releases/")
+
+
+def roll_back(
+    transport: Transport, layout: RemoteLayout, failed_id: str, previous_id: str
+) -> None:
+    """Make `previous_id` live again (or no release if there was none) and mark the failed one."""
+    switch_current(transport, layout, previous_id or None)
+    proc = transport.run(_MARK_FAILED, [layout.root, failed_id])
+    if proc.returncode:
+        raise _fail(transport, f"rolled back, but cannot mark {failed_id} as failed", proc)
+
+
+def prune_releases(
+    transport: Transport, layout: RemoteLayout, current_id: str, previous_id: str
+) -> None:
+    """Remove every release but the live one and the one before it (the rollback target)."""
+    proc = transport.run(_PRUNE, [layout.root, current_id, previous_id])
+    if proc.returncode:
+        raise _fail(transport, "cannot prune old releases", proc)

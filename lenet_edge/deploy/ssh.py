@@ -1,0 +1,269 @@
+"""SSH transport to a device: validated targets, quoted remote commands, host keys checked.
+
+Why the system OpenSSH client and not a Python SSH library: it adds no dependency to the
+package (the device-side install stays `.[runtime]`), and it honours everything a user has
+already set up — ~/.ssh/config (ProxyJump, per-host keys), the agent, known_hosts, hardware
+keys — with OpenSSH's own well-audited host-key checking. Paramiko would need all of that
+re-implemented or re-configured. Every call runs `ssh` with BatchMode=yes (never prompts),
+a ConnectTimeout, and StrictHostKeyChecking=yes unless the user opted in to accept-new.
+
+Remote commands are never built by string interpolation: each is a constant POSIX `sh -c`
+script that reads its parameters as positional arguments ("$1", "$2", ...), and the whole
+argument vector is joined with shlex.quote, so a remote path or variant name cannot inject.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lenet_edge.errors import DeviceError, MissingDependencyError, UsageError
+
+# A hostname, IPv4 or IPv6 literal (with an optional %zone): letters, digits and . _ : % -,
+# never starting with '-' (ssh would read it as an option). Nothing a shell treats specially.
+_HOST_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:%-]{0,252}")
+# POSIX portable user names (plus the trailing '$' some systems allow is deliberately refused).
+_USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,31}")
+# `--ssh-option` names are OpenSSH keywords: letters only.
+_OPTION_RE = re.compile(r"[A-Za-z]+=[^\n\r]*")
+
+SSH_FAILED = 255  # ssh's own exit code for connection / authentication / host-key failures
+
+
+@dataclass(frozen=True)
+class Target:
+    """A validated SSH destination."""
+
+    host: str
+    user: str | None = None
+    port: int = 22
+
+    @property
+    def label(self) -> str:
+        """A name for messages and result files: host, or host:port when not 22."""
+        return self.host if self.port == 22 else f"{self.host}:{self.port}"
+
+
+def parse_target(host: str, user: str | None = None, port: int | None = None) -> Target:
+    """Validate `host` (optionally `user@host`), `user` and `port` before anything runs.
+
+    Raises:
+        UsageError: a host or user that could be read as an ssh option or shell syntax.
+    """
+    if "@" in host:
+        host_user, _, host = host.rpartition("@")
+        if user is not None and user != host_user:
+            raise UsageError(f"host gives user {host_user!r} but --user gives {user!r}")
+        user = host_user
+    if not _HOST_RE.fullmatch(host):
+        raise UsageError(
+            f"invalid host {host!r}: use a hostname or IP address "
+            "(letters, digits, '.', '-', '_', ':', not starting with '-')"
+        )
+    if user is not None and not _USER_RE.fullmatch(user):
+        raise UsageError(
+            f"invalid user {user!r}: letters, digits, '.', '_', '-', not starting with '-'"
+        )
+    port = 22 if port is None else port
+    if not 1 <= port <= 65535:
+        raise UsageError(f"invalid port {port}: choose 1..65535")
+    return Target(host=host, user=user, port=port)
+
+
+@dataclass(frozen=True)
+class SshOptions:
+    """How to reach devices; each field maps to one `lenet-edge deploy` option."""
+
+    identity: Path | None = None  # --identity: private key (IdentitiesOnly=yes with it)
+    known_hosts: Path | None = None  # --known-hosts: UserKnownHostsFile
+    accept_new_host_key: bool = False  # --accept-new-host-key: trust an unknown key once
+    config_file: Path | None = None  # --ssh-config: instead of ~/.ssh/config
+    connect_timeout: int = 10  # --connect-timeout, seconds
+    extra: tuple[str, ...] = field(default=())  # --ssh-option KEY=VALUE, repeatable
+
+    def __post_init__(self) -> None:
+        for option in self.extra:
+            if not _OPTION_RE.fullmatch(option):
+                raise UsageError(f"invalid --ssh-option {option!r}: expected KEY=VALUE")
+        if self.connect_timeout < 1:
+            raise UsageError(f"invalid --connect-timeout {self.connect_timeout}: at least 1 s")
+
+
+class Transport:
+    """Runs constant `sh -c` scripts on one device through the system `ssh`.
+
+    Use as a context manager: it opens one master connection (OpenSSH ControlMaster) that
+    every command then reuses, so a deploy authenticates once instead of a dozen times
+    (measured: 0.5-0.8 s per fresh connection even on localhost, ~10 ms per multiplexed one).
+    """
+
+    def __init__(self, target: Target, options: SshOptions) -> None:
+        self.target = target
+        self.options = options
+        self._ssh = shutil.which("ssh")
+        if self._ssh is None:
+            raise MissingDependencyError(
+                "deploy needs the OpenSSH client 'ssh' on PATH: apt install openssh-client"
+            )
+        self._control_dir: str | None = None
+        self._master: subprocess.Popen | None = None
+
+    # --- connection ------------------------------------------------------------------------
+
+    def __enter__(self) -> Transport:
+        self.open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Connect (authenticate, check the host key) and keep the connection for reuse.
+
+        Raises:
+            DeviceError: unreachable, unknown or changed host key, authentication refused.
+        """
+        # A short private directory: a unix socket path must stay under ~100 bytes.
+        self._control_dir = tempfile.mkdtemp(prefix="le-ssh-")
+        log = Path(self._control_dir) / "master.log"
+        with open(log, "wb") as err:  # a file, not a pipe: nothing can block on it
+            self._master = subprocess.Popen(
+                self.ssh_argv(None, master=True), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=err,
+            )
+        deadline = time.monotonic() + self.options.connect_timeout + 15
+        while not self._socket.exists():
+            if self._master.poll() is not None or time.monotonic() > deadline:
+                stderr = log.read_bytes()
+                self.close()
+                raise DeviceError(explain_ssh_failure(self.target, self.options, stderr))
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        if self._master is not None:
+            self._master.terminate()
+            try:
+                self._master.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._master.kill()
+                self._master.wait()
+            self._master = None
+        if self._control_dir is not None:
+            shutil.rmtree(self._control_dir, ignore_errors=True)
+            self._control_dir = None
+
+    @property
+    def _socket(self) -> Path:
+        return Path(self._control_dir or "/nonexistent") / "control"
+
+    def ssh_argv(self, remote_command: str | None, *, master: bool = False) -> list[str]:
+        """The local argv for `remote_command` (None with `master`: just hold the connection)."""
+        opts = self.options
+        argv = [self._ssh, "-T", "-p", str(self.target.port)]
+        if opts.config_file is not None:
+            argv += ["-F", str(opts.config_file)]
+        checking = "accept-new" if opts.accept_new_host_key else "yes"
+        settings = [
+            "BatchMode=yes",
+            f"StrictHostKeyChecking={checking}",
+            f"ConnectTimeout={opts.connect_timeout}",
+            "ServerAliveInterval=5",  # notice a dropped connection within ~15 s
+            "ServerAliveCountMax=3",
+        ]
+        if self._control_dir is not None:
+            argv += ["-S", str(self._socket)]
+            settings.append(f"ControlMaster={'yes' if master else 'no'}")
+        if opts.known_hosts is not None:
+            settings.append(f"UserKnownHostsFile={opts.known_hosts}")
+        if opts.identity is not None:
+            argv += ["-i", str(opts.identity)]
+            settings.append("IdentitiesOnly=yes")
+        # User options come first: for OpenSSH the first value given for a keyword wins.
+        for setting in [*opts.extra, *settings]:
+            argv += ["-o", setting]
+        if self.target.user is not None:
+            argv += ["-l", self.target.user]
+        if master:
+            return [*argv, "-N", "--", self.target.host]
+        return [*argv, "--", self.target.host, remote_command]
+
+    # --- commands --------------------------------------------------------------------------
+
+    def _command(self, script: str, args: Sequence[str]) -> list[str]:
+        if self._master is None:
+            raise RuntimeError("Transport used outside 'with Transport(...)'")
+        return self.ssh_argv(shlex.join(["sh", "-c", script, "sh", *map(str, args)]))
+
+    def run(
+        self,
+        script: str,
+        args: Sequence[str] = (),
+        *,
+        input: bytes | None = None,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess:
+        """Run `sh -c script sh args...` on the device; return the finished process.
+
+        A non-zero exit of the script is returned for the caller to interpret; a failure of
+        ssh itself (connection lost, host key, authentication) raises DeviceError.
+        """
+        try:
+            proc = subprocess.run(
+                self._command(script, args),
+                input=input if input is not None else b"",
+                capture_output=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise DeviceError(f"{self.target.label}: no answer within {timeout:.0f} s") from None
+        if proc.returncode == SSH_FAILED:
+            raise DeviceError(explain_ssh_failure(self.target, self.options, proc.stderr))
+        return proc
+
+    def popen(self, script: str, args: Sequence[str] = ()) -> subprocess.Popen:
+        """Start a long-lived script (e.g. a lock holder) with pipes on stdin and stdout."""
+        return subprocess.Popen(
+            self._command(script, args),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+
+def last_line(output: bytes | str) -> str:
+    """The last non-empty line of a command's output, for one-line error messages."""
+    text = output.decode(errors="replace") if isinstance(output, bytes) else output
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"
+
+
+def explain_ssh_failure(target: Target, options: SshOptions, stderr: bytes) -> str:
+    """Turn ssh's own failure output into one line that says what to do."""
+    text = stderr.decode(errors="replace")
+    where = target.label
+    known = options.known_hosts or "~/.ssh/known_hosts"
+    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in text:
+        return (
+            f"{where}: the host key CHANGED since it was recorded in {known}; refusing to connect "
+            "(possible man-in-the-middle, or a reinstalled device: check, then ssh-keygen -R)"
+        )
+    if "Host key verification failed" in text:
+        return (
+            f"{where}: host key not known in {known}; check its fingerprint and add it "
+            f"(ssh-keyscan -p {target.port} {target.host} >> {known}), "
+            "or pass --accept-new-host-key to trust it on first use"
+        )
+    if "Permission denied" in text:
+        return f"{where}: authentication refused ({last_line(text)}); pass --identity KEY or --user"
+    if any(s in text for s in ("Connection refused", "timed out", "No route", "resolve")):
+        return f"{where}: cannot reach the device ({last_line(text)})"
+    if any(s in text for s in ("Control socket", "closed by", "Broken pipe", "reset by")):
+        return f"{where}: connection to the device lost ({last_line(text)})"
+    return f"{where}: ssh failed ({last_line(text)})"
