@@ -1,0 +1,60 @@
+"""`lenet-edge convert`: quantise and convert a trained model into a model bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lenet_edge.variants import VARIANT_NAMES
+
+DEFAULT_CALIBRATION_SAMPLES = 500  # as lenet_edge.toolchain.convert (not imported: it is heavy)
+
+
+_VARIANT_HELP = f"Variant to convert, repeatable [default: all of {', '.join(VARIANT_NAMES)}]."
+
+
+def convert(
+    model_dir: Annotated[Path, typer.Argument(help="Directory written by 'lenet-edge train'.")],
+    variant: Annotated[
+        list[str] | None, typer.Option("--variant", "-v", help=_VARIANT_HELP)
+    ] = None,
+    calibration_samples: Annotated[int, typer.Option(
+        "--calibration-samples", help="Training images that calibrate int8, int16x8, onnx-int8.",
+    )] = DEFAULT_CALIBRATION_SAMPLES,
+    opset: Annotated[int | None, typer.Option(
+        "--opset", help="ONNX opset, 13..18 [default: 17].")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the manifest's artifacts as JSON.")] = False,
+) -> None:
+    """Convert to TFLite and ONNX variants; write the bundle (manifest, reference) in MODEL_DIR."""
+    from lenet_edge.toolchain.convert import convert as run_convert
+
+    err = Console(stderr=True)
+    err.print(f"converting {model_dir} (loading TensorFlow)")
+
+    def show(name: str, seconds: float) -> None:
+        err.print(f"  {name:<10} {seconds:6.2f} s")
+
+    manifest = run_convert(model_dir, variant, calibration_samples, opset, progress=show)
+    artifacts = manifest["artifacts"]
+    if as_json:
+        typer.echo(json.dumps(artifacts, indent=2))
+        return
+    this_run = set(variant or VARIANT_NAMES)
+    fp32_bytes = artifacts.get("fp32", {}).get("bytes")
+    table = Table(title=f"model bundle {model_dir} (float test accuracy "
+                        f"{manifest['float_test_accuracy'] * 100:.2f}%)")
+    for column in ("variant", "format", "size", "% of fp32", "sha256", "seconds"):
+        table.add_column(column, justify="left" if column in ("variant", "format") else "right")
+    for name, entry in artifacts.items():
+        share = f"{entry['bytes'] / fp32_bytes * 100:.0f}%" if fp32_bytes else "-"
+        seconds = entry.get("converter", {}).get("seconds")
+        shown = f"{seconds:.2f}" if seconds is not None else "-"
+        table.add_row(name, entry["format"], f"{entry['bytes'] / 1024:.1f} KiB", share,
+                      entry["sha256"][:12], shown if name in this_run else f"kept ({shown})")
+    Console().print(table)
