@@ -19,11 +19,17 @@ import contextlib
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from lenet_edge.deploy.device_bundle import DeviceBundle
-from lenet_edge.deploy.ssh import SSH_FAILED, Transport, explain_ssh_failure, last_line
+from lenet_edge.deploy.ssh import (
+    SSH_FAILED,
+    Transport,
+    explain_ssh_failure,
+    first_line,
+    last_line,
+)
 from lenet_edge.errors import DeviceError, UsageError
 
 LOCK_BUSY = 75  # EX_TEMPFAIL: flock -E code when another deploy holds the lock
@@ -42,7 +48,10 @@ rm -rf "$1"/releases/*.partial
 partial="$1/releases/$2.partial"
 mkdir "$partial" || exit 10
 if ! tar -x -f - -C "$partial" --no-same-owner --no-same-permissions; then
-  rm -rf "$partial"; exit 11
+  free=$(df -Pk "$partial" 2>/dev/null | awk 'NR==2 {print $4}')
+  rm -rf "$partial"
+  echo "the device had ${free:-?} KiB free" >&2
+  exit 11
 fi
 """
 
@@ -115,7 +124,8 @@ def new_release_id() -> str:
 
 
 def _fail(transport: Transport, what: str, proc) -> DeviceError:
-    return DeviceError(f"{transport.target.label}: {what}: {last_line(proc.stderr)}")
+    # The first line: tar, mkdir, mv print the cause first and a summary ("Exiting ...") last.
+    return DeviceError(f"{transport.target.label}: {what}: {first_line(proc.stderr)}")
 
 
 @contextlib.contextmanager
@@ -167,16 +177,22 @@ def remote_lock(transport: Transport, layout: RemoteLayout, wait: float) -> Iter
 
 def upload_release(
     transport: Transport, layout: RemoteLayout, release_id: str, tar_stream: bytes,
-    timeout: float = 300,
+    on_chunk: Callable[[int, int], None] | None = None,
 ) -> None:
     """Unpack `tar_stream` into `releases/<id>.partial`; on failure nothing partial remains.
 
     Stale `*.partial` directories of an interrupted deploy are removed first (we hold the lock).
+    `on_chunk(sent, total)` reports upload progress.
     """
-    proc = transport.run(_UPLOAD, [layout.root, release_id], input=tar_stream, timeout=timeout)
+    proc = transport.stream(_UPLOAD, [layout.root, release_id], tar_stream, on_chunk=on_chunk)
+    if proc.returncode == 11:  # tar failed: its first line is the cause, ours the free space
+        raise DeviceError(
+            f"{transport.target.label}: upload to {layout.release(release_id)}.partial failed: "
+            f"{first_line(proc.stderr)}; {last_line(proc.stderr)}; partial files removed, the "
+            "live release is untouched"
+        )
     if proc.returncode:
-        raise _fail(transport, f"upload to {layout.release(release_id)}.partial failed "
-                               "(partial files removed; the live release is untouched)", proc)
+        raise _fail(transport, f"cannot create {layout.release(release_id)}.partial", proc)
 
 
 def check_release(
@@ -205,10 +221,11 @@ def finalize_release(transport: Transport, layout: RemoteLayout, release_id: str
 
 
 def install_release(
-    transport: Transport, layout: RemoteLayout, release_id: str, device_bundle: DeviceBundle
+    transport: Transport, layout: RemoteLayout, release_id: str, device_bundle: DeviceBundle,
+    on_chunk: Callable[[int, int], None] | None = None,
 ) -> None:
     """Upload, check on the device, finalize: the release exists and is intact, not yet live."""
-    upload_release(transport, layout, release_id, device_bundle.tar_bytes())
+    upload_release(transport, layout, release_id, device_bundle.tar_bytes(), on_chunk)
     check_release(transport, layout, release_id, device_bundle.checksums)
     finalize_release(transport, layout, release_id)
 

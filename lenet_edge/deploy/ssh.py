@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -222,10 +222,49 @@ class Transport:
                 timeout=timeout,
             )
         except subprocess.TimeoutExpired:
-            raise DeviceError(f"{self.target.label}: no answer within {timeout:.0f} s") from None
+            raise self._no_answer(timeout) from None
         if proc.returncode == SSH_FAILED:
             raise DeviceError(explain_ssh_failure(self.target, self.options, proc.stderr))
         return proc
+
+    def stream(
+        self,
+        script: str,
+        args: Sequence[str],
+        data: bytes,
+        *,
+        on_chunk: Callable[[int, int], None] | None = None,
+        chunk_size: int = 1 << 16,
+        timeout: float = 600,
+    ) -> subprocess.CompletedProcess:
+        """Like `run`, feeding `data` to the script's stdin in chunks, calling
+        `on_chunk(sent, total)` after each (upload progress)."""
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(self._command(script, args), stdin=subprocess.PIPE,
+                                    stdout=out, stderr=err)
+            try:
+                for start in range(0, len(data), chunk_size):
+                    proc.stdin.write(data[start:start + chunk_size])
+                    if on_chunk is not None:
+                        on_chunk(min(start + chunk_size, len(data)), len(data))
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass  # the far end went away: the exit code and stderr say why
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise self._no_answer(timeout) from None
+            out.seek(0)
+            err.seek(0)
+            done = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())
+        if done.returncode == SSH_FAILED:
+            raise DeviceError(explain_ssh_failure(self.target, self.options, done.stderr))
+        return done
+
+    def _no_answer(self, timeout: float) -> DeviceError:
+        return DeviceError(f"{self.target.label}: no answer within {timeout:.0f} s")
 
     def popen(self, script: str, args: Sequence[str] = ()) -> subprocess.Popen:
         """Start a long-lived script (e.g. a lock holder) with pipes on stdin and stdout."""
@@ -242,6 +281,13 @@ def last_line(output: bytes | str) -> str:
     text = output.decode(errors="replace") if isinstance(output, bytes) else output
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else "(no output)"
+
+
+def first_line(output: bytes | str) -> str:
+    """The first non-empty line: tools like tar print the cause first, a summary last."""
+    text = output.decode(errors="replace") if isinstance(output, bytes) else output
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else "(no output)"
 
 
 def explain_ssh_failure(target: Target, options: SshOptions, stderr: bytes) -> str:
