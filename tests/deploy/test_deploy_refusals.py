@@ -1,0 +1,156 @@
+"""What deploy refuses, and how it says so: bad hosts, unknown keys, unreachable devices,
+devices without Python, lenet-edge, an interpreter or a package index."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.ssh
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def deploy_cli(run_cli, *args, cwd=None):
+    return run_cli("deploy", *args, check=False, timeout=300, cwd=cwd)
+
+
+@pytest.mark.parametrize("host, user", [
+    ("a;touch SENTINEL", None),
+    ("$(touch SENTINEL)", None),
+    ("-oProxyCommand=touch SENTINEL", None),
+    ("pi@-oProxyCommand=touch SENTINEL", None),
+    ("device", "-oProxyCommand=touch SENTINEL"),
+    ("device", "pi;touch SENTINEL"),
+])
+def test_hostile_host_or_user_is_rejected_before_anything_runs(
+    run_cli, synthetic_bundle, tmp_path, host, user
+):
+    options = ["--user", user] if user else []
+    # After "--" a leading '-' reaches deploy as the HOST argument, not as an option.
+    proc = deploy_cli(run_cli, *options, "--", synthetic_bundle, host, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "invalid host" in proc.stderr or "invalid user" in proc.stderr
+    assert not (tmp_path / "SENTINEL").exists()
+
+
+def test_hostile_line_in_a_hosts_file_stops_the_whole_fleet_before_connecting(
+    run_cli, synthetic_bundle, tmp_path, sshd
+):
+    hosts = tmp_path / "hosts"
+    hosts.write_text(f"127.0.0.1:{sshd.port}\na;touch SENTINEL\n")
+    proc = deploy_cli(run_cli, synthetic_bundle, "--hosts", hosts, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert f"{hosts}:2" in proc.stderr
+    assert not (tmp_path / "SENTINEL").exists()
+
+
+def test_unreachable_host_is_a_clear_error(run_cli, synthetic_bundle, tmp_path):
+    from sshd import free_port
+
+    closed = free_port()  # nothing listens there
+    proc = deploy_cli(run_cli, synthetic_bundle, "127.0.0.1", "--port", closed,
+                      "--connect-timeout", "3", "--known-hosts", tmp_path / "kh",
+                      "--ssh-config", "/dev/null")
+    assert proc.returncode == 7
+    assert f"127.0.0.1:{closed}: cannot reach the device" in proc.stderr
+    assert "Connection refused" in proc.stderr
+
+
+def test_unknown_host_key_is_refused_without_the_opt_in(
+    run_cli, synthetic_bundle, tmp_path, sshd, remote_dir, device_python
+):
+    empty = tmp_path / "known_hosts"
+    empty.touch()
+    args = [synthetic_bundle, "127.0.0.1", "--port", sshd.port, "--identity", sshd.client_key,
+            "--known-hosts", empty, "--ssh-config", "/dev/null",
+            "--ssh-option", "GlobalKnownHostsFile=/dev/null", "--remote-dir", remote_dir,
+            "--remote-python", device_python, "--no-verify"]
+
+    refused = deploy_cli(run_cli, *args)
+    assert refused.returncode == 7
+    assert "host key not known" in refused.stderr
+    assert "--accept-new-host-key" in refused.stderr
+    assert not remote_dir.exists()  # nothing ran on the device
+    assert empty.read_text() == ""
+
+    accepted = deploy_cli(run_cli, *args, "--accept-new-host-key")
+    assert accepted.returncode == 0, accepted.stderr
+    assert (remote_dir / "current").is_symlink()
+    assert empty.read_text().strip()  # the key is now recorded
+
+
+def test_changed_host_key_is_refused_even_with_the_opt_in(
+    run_cli, synthetic_bundle, tmp_path, sshd, remote_dir
+):
+    from sshd import keygen
+
+    impostor = keygen(tmp_path / "impostor").with_suffix(".pub").read_text().split()
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{sshd.port} {impostor[0]} {impostor[1]}\n")
+    proc = deploy_cli(run_cli, synthetic_bundle, "127.0.0.1", "--port", sshd.port,
+                      "--identity", sshd.client_key, "--known-hosts", known,
+                      "--ssh-config", "/dev/null", "--accept-new-host-key",
+                      "--remote-dir", remote_dir, "--no-verify")
+    assert proc.returncode == 7
+    assert "CHANGED" in proc.stderr
+    assert not remote_dir.exists()
+
+
+def test_device_python_without_lenet_edge_gets_the_exact_install_command(
+    run_cli, synthetic_bundle, remote_dir, ssh_args
+):
+    # The system Python (3.11, no lenet-edge, no numpy) stands for a fresh Raspberry Pi OS.
+    proc = deploy_cli(run_cli, synthetic_bundle, "127.0.0.1", *ssh_args, "--remote-dir",
+                      remote_dir, "--remote-python", "/usr/bin/python3", "--no-verify")
+    assert proc.returncode == 7
+    wheel = remote_dir / "wheels" / "lenet_edge-0.1.0-py3-none-any.whl"
+    command = f"/usr/bin/python3 -m pip install '{wheel}[runtime]'"
+    assert command in proc.stderr
+    assert wheel.is_file()  # deploy shipped the wheel the command names
+    assert not (remote_dir / "current").exists()
+
+
+def test_device_python_without_an_interpreter_gets_the_exact_pip_command(
+    run_cli, synthetic_bundle, tmp_path, remote_dir, ssh_args
+):
+    # A venv where lenet-edge imports (via a .pth to this checkout) but nothing else is there.
+    venv = tmp_path / "bare-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    site = next(venv.glob("lib/python*/site-packages"))
+    (site / "lenet_edge_checkout.pth").write_text(f"{REPO}\n")
+    python = venv / "bin" / "python"
+
+    proc = deploy_cli(run_cli, synthetic_bundle, "127.0.0.1", *ssh_args, "--remote-dir",
+                      remote_dir, "--remote-python", python, "--no-verify")
+    assert proc.returncode == 7
+    assert f"on the device run: {python} -m pip install numpy ai-edge-litert" in proc.stderr
+
+    asked = deploy_cli(run_cli, synthetic_bundle, "127.0.0.1", *ssh_args, "--remote-dir",
+                       remote_dir, "--remote-python", python, "--runtime", "onnxruntime",
+                       "--no-verify")
+    assert f"{python} -m pip install numpy onnxruntime" in asked.stderr
+
+
+def test_device_without_a_package_index_stops_with_the_download_command(
+    run_cli, synthetic_bundle, tmp_path, remote_dir, ssh_args
+):
+    # Managed install (no --remote-python): deploy creates REMOTE_DIR/venv with the device's
+    # python3 and runs pip there. An empty --wheelhouse makes pip offline (--no-index), as on
+    # a device without internet, so pip cannot find numpy and friends.
+    empty = tmp_path / "wheelhouse"
+    empty.mkdir()
+    proc = deploy_cli(run_cli, synthetic_bundle, "127.0.0.1", *ssh_args, "--remote-dir",
+                      remote_dir, "--wheelhouse", empty, "--no-verify")
+    assert proc.returncode == 7
+    assert "pip install on the device failed" in proc.stderr
+    assert "pip download --only-binary=:all: --dest wheelhouse --python-version 3.11" in (
+        proc.stderr)
+    assert "--platform manylinux2014_x86_64" in proc.stderr
+    assert "'ai-edge-litert>=2.0'" in proc.stderr
+    assert "--wheelhouse wheelhouse" in proc.stderr
+    assert (remote_dir / "venv" / "bin" / "python").exists()  # the venv itself was made
+    assert not (remote_dir / "current").exists()
