@@ -83,12 +83,13 @@ def _root(
 
 
 def _register() -> None:
-    from lenet_edge.cli import benchmark, convert, train, verify
+    from lenet_edge.cli import benchmark, convert, inspect, train, verify
 
     app.command("train")(train.train)
     app.command("convert")(convert.convert)
     app.command("verify")(verify.verify)
     app.command("benchmark")(benchmark.benchmark)
+    app.command("inspect")(inspect.inspect)
     from lenet_edge.cli import deploy
 
     app.command("deploy")(deploy.deploy)

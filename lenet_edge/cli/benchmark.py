@@ -76,11 +76,13 @@ def _table(data: dict):
     """Timings per row; load, memory and size are per variant x runtime, in a second table."""
     from rich import box
     from rich.console import Group
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     m = data["machine"]
     timing = Table(
-        title=f"benchmark {data['bundle']}", box=box.SIMPLE_HEAD,
+        title=f"benchmark {escape(data['bundle'])}", box=box.SIMPLE_HEAD,
         caption=f"{m['cpu']} ({m['arch']}, {m['usable_cores']} cores), Python {m['python']}; "
                 "µs per call: set input, invoke, read output",
     )
@@ -112,7 +114,7 @@ def _table(data: dict):
                           f"{r['peak_rss_mb']:.0f}", f"{r['bytes'] / 1024:.0f}")
     notes += [f"{s['variant']} skipped: {s['reason']}" for s in data["skipped"]]
     notes += data["notes"]
-    return Group(timing, setup, *notes)
+    return Group(timing, setup, *map(Text, notes))  # Text: brackets are not markup
 
 
 def _comparison_table(comparison: dict):

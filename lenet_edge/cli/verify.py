@@ -73,13 +73,15 @@ def _table(data: dict):
     """The results table; messages and worst images go below it so columns stay narrow."""
     from rich import box
     from rich.console import Group
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     gates = data["gates"]
     verdict = "[green]passed[/]" if data["passed"] else "[red]FAILED[/]"
     versions = {f"{r['runtime']} {r['runtime_version']}" for r in data["results"]}
     table = Table(
-        title=f"verify {data['bundle']}: {verdict}", box=box.SIMPLE_HEAD,
+        title=f"verify {escape(data['bundle'])}: {verdict}", box=box.SIMPLE_HEAD,
         caption=f"{data['images']} reference images; gates: drop <= {gates['max_drop']:g} "
                 f"points, agreement >= {gates['min_agreement']:g}; {', '.join(sorted(versions))}",
     )
@@ -107,4 +109,4 @@ def _table(data: dict):
     for s in data["skipped"]:
         table.add_row(s["variant"], "-", "skipped")
         notes.append(f"{s['variant']} skipped: {s['reason']}")
-    return Group(table, *notes)
+    return Group(table, *map(Text, notes))  # Text: brackets in messages are not markup

@@ -1,0 +1,140 @@
+"""Inspect any model file: format, size, I/O with quantisation, ops, and who can run it.
+
+The file need not come from a bundle, so nothing vouches for it. It is read once, checked by
+the pure-Python readers (`tflite_model`, `onnx_model`: a malformed file stops here with a
+ModelError), and only then handed to each installed interpreter in a child process that gets
+the same bytes on stdin. An interpreter that crashes on the file kills only that child; the
+report says which signal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lenet_edge import bundle
+from lenet_edge.errors import ModelError
+from lenet_edge.runtime import model_file
+from lenet_edge.runtime.runtimes import RuntimeSpec, runtimes_for
+
+PROBE_TIMEOUT = 60.0  # seconds per runtime: loading LeNet takes milliseconds; this is a hang
+
+
+@dataclass
+class RuntimeCheck:
+    """Whether one runtime loads the model and runs one image."""
+
+    runtime: str
+    version: str | None
+    status: str  # ok, incompatible, corrupt, crashed, timeout, not installed
+    message: str = ""
+
+
+@dataclass
+class ModelInspection:
+    path: str
+    format: str
+    bytes: int
+    sha256: str
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+    ops: list[list[Any]]  # [op, version]; for ONNX the version is its domain's opset
+    min_runtime_version: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+    runtimes: list[RuntimeCheck] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def inspect_model(path: str | os.PathLike, probe: bool = True,
+                  timeout: float = PROBE_TIMEOUT) -> ModelInspection:
+    """Describe the model at `path`; with `probe`, try every installed runtime in a child.
+
+    Raises:
+        ModelError: unreadable, not a model, or malformed (checked before any interpreter).
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    fmt = model_file.detect_format(data, str(path))
+    info = _describe_tflite(data, str(path)) if fmt == "tflite" else _describe_onnx(data, str(path))
+    report = ModelInspection(str(path), fmt, len(data), bundle.sha256_bytes(data), **info)
+    if probe:
+        report.runtimes = [probe_runtime(data, fmt, spec, timeout) for spec in runtimes_for(fmt)]
+    return report
+
+
+def _describe_tflite(data: bytes, source: str) -> dict[str, Any]:
+    from lenet_edge import tflite_model
+
+    model = tflite_model.describe(data, source)
+    return {
+        "inputs": [t.as_manifest() for t in model.inputs],
+        "outputs": [t.as_manifest() for t in model.outputs],
+        "ops": [list(op) for op in model.ops],
+        "min_runtime_version": model.min_runtime_version,
+        "details": {"description": model.description},
+    }
+
+
+def _describe_onnx(data: bytes, source: str) -> dict[str, Any]:
+    from lenet_edge.runtime import onnx_model
+
+    model = onnx_model.describe(data, source)
+
+    def tensor(t) -> dict[str, Any]:
+        # ONNX graph I/O carries no quantisation: a QDQ model quantises inside the graph.
+        return {"name": t.name, "shape": list(t.shape), "dtype": t.dtype,
+                "scale": None, "zero_point": None}
+
+    return {
+        "inputs": [tensor(t) for t in model.inputs],
+        "outputs": [tensor(t) for t in model.outputs],
+        "ops": [list(op) for op in model.ops],
+        "min_runtime_version": None,
+        "details": {"ir_version": model.ir_version, "opsets": model.opsets,
+                    "producer": model.producer},
+    }
+
+
+def probe_runtime(data: bytes, fmt: str, spec: RuntimeSpec,
+                  timeout: float = PROBE_TIMEOUT) -> RuntimeCheck:
+    """Load `data` in `spec` inside a child process and report what happened."""
+    if not spec.installed():
+        return RuntimeCheck(spec.name, None, "not installed",
+                            f"pip install 'lenet-edge[{spec.extra}]'")
+    version = spec.version()
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    try:
+        child = subprocess.run(
+            [sys.executable, "-m", "lenet_edge.runtime.probe", fmt, spec.name],
+            input=data, capture_output=True, timeout=timeout, env=env,
+        )
+    except subprocess.TimeoutExpired:
+        return RuntimeCheck(spec.name, version, "timeout",
+                            f"no answer within {timeout:g} s; the child was killed")
+    if child.returncode < 0:
+        name = signal.Signals(-child.returncode).name
+        return RuntimeCheck(spec.name, version, "crashed",
+                            f"the interpreter crashed on this file ({name})")
+    lines = child.stdout.decode(errors="replace").strip().splitlines()
+    try:
+        answer = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        tail = child.stderr.decode(errors="replace").strip().splitlines()
+        return RuntimeCheck(spec.name, version, "crashed",
+                            f"the child exited {child.returncode}: "
+                            f"{tail[-1] if tail else 'no output'}")
+    return RuntimeCheck(spec.name, answer.get("runtime_version") or version, answer["status"],
+                        answer.get("message", ""))
