@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 RUNTIME_VENVS = {"runtime": REPO / ".venv-runtime", "tflite-runtime": REPO / ".venv-tflite"}
 
 
-def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def _cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["LENET_EDGE_OFFLINE"] = "1"  # tests never download a dataset
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -29,13 +29,19 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def cli_env():
+    """The environment CLI subprocesses run in: offline, quiet TensorFlow, plus `extra`."""
+    return _cli_env
+
+
+@pytest.fixture(scope="session")
 def run_cli():
     """Run `lenet-edge ARGS...` in a subprocess; fail the test on a non-zero exit if `check`."""
 
     def run(*args, check=True, timeout=900, env=None, cwd=None, python=sys.executable):
         cmd = [str(python), "-m", "lenet_edge", *map(str, args)]
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout, env=cli_env(env), cwd=cwd
+            cmd, capture_output=True, text=True, timeout=timeout, env=_cli_env(env), cwd=cwd
         )
         if check and proc.returncode != 0:
             pytest.fail(

@@ -9,10 +9,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lenet_edge.toolchain.train import DEFAULT_EPOCHS, SCHEDULES, TrainConfig
+from lenet_edge.toolchain.train import DEFAULT_AUGMENT, DEFAULT_EPOCHS, SCHEDULES, TrainConfig
 
 DEFAULT_OUT = Path("models/lenet5")
 _epochs_default = ", ".join(f"{k} {v}" for k, v in DEFAULT_EPOCHS.items())
+_augment_default = ", ".join(k for k, v in DEFAULT_AUGMENT.items() if v)
 
 
 def train(
@@ -27,17 +28,27 @@ def train(
         None, "--epochs", min=1, help=f"Epochs [default: {_epochs_default}]."
     ),
     batch_size: int = typer.Option(128, "--batch-size", min=1),
-    learning_rate: float = typer.Option(3e-3, "--learning-rate", "--lr", min=0, min_open=True,
-                                        help="Peak learning rate (AdamW)."),
-    schedule: str = typer.Option(
-        "cosine", "--schedule", help=f"{' or '.join(SCHEDULES)}: warm-up then cosine decay, or flat."
+    learning_rate: float = typer.Option(
+        3e-3, "--learning-rate", "--lr", help="Peak learning rate (AdamW)."
     ),
-    warmup_epochs: float = typer.Option(1.0, "--warmup-epochs", min=0),
+    schedule: str = typer.Option(
+        "cosine", "--schedule",
+        help=f"{' or '.join(SCHEDULES)}: warm-up then cosine decay, or flat.",
+    ),
+    warmup_epochs: float | None = typer.Option(
+        None, "--warmup-epochs", min=0, help="Linear warm-up [default: 1, or a tenth of --epochs]."
+    ),
     weight_decay: float = typer.Option(1e-4, "--weight-decay", min=0),
-    validation_split: float = typer.Option(0.1, "--validation-split", min=0, max=0.5, max_open=True),
+    validation_split: float = typer.Option(
+        0.1, "--validation-split", help="Share of the training set held out, in [0, 0.5)."
+    ),
     seed: int = typer.Option(0, "--seed", min=0, help="Same seed, same machine: same weights."),
     activation: str = typer.Option("relu", "--activation", help="relu, tanh or sigmoid."),
     pooling: str = typer.Option("avg", "--pooling", help="avg or max."),
+    augment: bool | None = typer.Option(
+        None, "--augment/--no-augment",
+        help=f"Random shifts, rotations, zooms [default: on for {_augment_default}].",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the training record as JSON."),
 ) -> None:
     """Train LeNet-5 and write weights, a .keras file, train.json and training curves."""
@@ -56,6 +67,7 @@ def train(
         seed=seed,
         activation=activation,
         pooling=pooling,
+        augment=augment,
     )
     resolved = config.resolved()  # usage errors before TensorFlow loads
     err = Console(stderr=True)

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -18,8 +17,10 @@ from lenet_edge import __version__, bundle
 from lenet_edge.errors import OutputError, UsageError
 
 # Digits has 1.4k training images, the IDX sets 60k: the same number of epochs would
-# under-train one or over-spend on the other, so the default depends on the dataset.
+# under-train one or over-spend on the other, and 1.4k images overfit without augmentation
+# (94.7% -> 98% on the digits test set, measured), so these defaults depend on the dataset.
 DEFAULT_EPOCHS = {"digits": 40, "mnist": 15, "fashion-mnist": 15}
+DEFAULT_AUGMENT = {"digits": True, "mnist": False, "fashion-mnist": False}
 SCHEDULES = ("cosine", "constant")
 
 
@@ -33,17 +34,20 @@ class TrainConfig:
     batch_size: int = 128
     learning_rate: float = 3e-3
     schedule: str = "cosine"  # linear warm-up, then cosine decay to zero
-    warmup_epochs: float = 1.0
+    warmup_epochs: float | None = None  # None: one epoch, at most a tenth of the run
     weight_decay: float = 1e-4
     validation_split: float = 0.1
     seed: int = 0
     activation: str = "relu"
     pooling: str = "avg"
+    augment: bool | None = None  # random shift/rotation/zoom; None: DEFAULT_AUGMENT
 
     def resolved(self) -> TrainConfig:
         """Check every field and fill in dataset-dependent defaults."""
         epochs = self.epochs if self.epochs is not None else DEFAULT_EPOCHS.get(self.dataset, 15)
+        warmup = self.warmup_epochs if self.warmup_epochs is not None else min(1.0, epochs / 10)
         from lenet_edge.data import DATASETS
+        from lenet_edge.toolchain.model import ACTIVATIONS, POOLINGS
 
         checks = [
             (self.dataset in DATASETS, f"unknown dataset {self.dataset!r}; choose from "
@@ -53,17 +57,21 @@ class TrainConfig:
             (self.learning_rate > 0, f"learning rate must be > 0, got {self.learning_rate}"),
             (self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose from "
                                          f"{', '.join(SCHEDULES)}"),
-            (0 <= self.warmup_epochs < epochs, f"warm-up epochs must be in [0, {epochs}), "
-                                               f"got {self.warmup_epochs}"),
+            (0 <= warmup < epochs, f"warm-up epochs must be in [0, {epochs}), got {warmup}"),
             (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
             (0 <= self.validation_split < 0.5, f"validation split must be in [0, 0.5), "
                                                f"got {self.validation_split}"),
             (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
+            (self.activation in ACTIVATIONS, f"unknown activation {self.activation!r}; choose "
+                                             f"from {', '.join(ACTIVATIONS)}"),
+            (self.pooling in POOLINGS, f"unknown pooling {self.pooling!r}; choose from "
+                                       f"{', '.join(POOLINGS)}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise UsageError(message)
-        return dataclasses.replace(self, epochs=epochs)
+        augment = self.augment if self.augment is not None else DEFAULT_AUGMENT[self.dataset]
+        return dataclasses.replace(self, epochs=epochs, warmup_epochs=warmup, augment=augment)
 
 
 EpochCallback = Callable[[dict[str, float]], None]
@@ -80,9 +88,7 @@ def train(config: TrainConfig, out_dir: str | Path, on_epoch: EpochCallback | No
     _check_replaceable(out_dir)
 
     from lenet_edge import data
-    from lenet_edge.toolchain.model import build_lenet5
 
-    build_lenet5(config.activation, config.pooling)  # validates names before data loading
     dataset = data.load_dataset(config.dataset, config.data_dir)
     staging = _make_staging(out_dir)
     try:
@@ -114,7 +120,8 @@ def _fit_and_save(config: TrainConfig, dataset, staging: Path, on_epoch) -> dict
 
     steps_per_epoch = int(np.ceil(len(x_train) / config.batch_size))
     model = build_lenet5(config.activation, config.pooling)
-    model.compile(
+    trainee = _with_augmentation(model, config.seed) if config.augment else model
+    trainee.compile(
         optimizer=keras.optimizers.AdamW(
             learning_rate=_learning_rate(config, steps_per_epoch),
             weight_decay=config.weight_decay,
@@ -125,7 +132,7 @@ def _fit_and_save(config: TrainConfig, dataset, staging: Path, on_epoch) -> dict
 
     history: list[dict[str, float]] = []
     started = time.perf_counter()
-    model.fit(
+    trainee.fit(
         x_train,
         y_train,
         batch_size=config.batch_size,
@@ -170,6 +177,28 @@ def _fit_and_save(config: TrainConfig, dataset, staging: Path, on_epoch) -> dict
     _plot_curves(history, staging / bundle.CURVES_PNG, title=f"LeNet-5 on {dataset.name}")
     bundle.write_json(staging / bundle.TRAIN_JSON, record)
     return record
+
+
+def _with_augmentation(model, seed: int):
+    """`model` behind random shifts (+-10%), rotations (+-14 degrees) and zooms (+-10%).
+
+    The layers are active only in training and are not part of `model`, so what gets saved
+    and converted is plain LeNet-5.
+    """
+    import keras
+    from keras import layers
+
+    fill = {"fill_mode": "constant", "fill_value": 0.0}  # MNIST-style black background
+    return keras.Sequential(
+        [
+            keras.Input(model.input_shape[1:]),
+            layers.RandomTranslation(0.1, 0.1, seed=seed, **fill),
+            layers.RandomRotation(0.04, seed=seed + 1, **fill),
+            layers.RandomZoom(0.1, seed=seed + 2, **fill),
+            model,
+        ],
+        name="lenet5_augmented",
+    )
 
 
 def _learning_rate(config: TrainConfig, steps_per_epoch: int):
