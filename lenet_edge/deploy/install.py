@@ -55,16 +55,16 @@ if ! tar -x -f - -C "$partial" --no-same-owner --no-same-permissions; then
 fi
 """
 
-_CHECK = r"""
+CHECK_SCRIPT = r"""
 cd "$1/releases/$2.partial" || exit 10
 if ! sha256sum --strict -c -; then
   cd / && rm -rf "$1/releases/$2.partial"; exit 12
 fi
 """
 
-_FINALIZE = r"""mv -T "$1/releases/$2.partial" "$1/releases/$2" """
+FINALIZE_SCRIPT = r"""mv -T "$1/releases/$2.partial" "$1/releases/$2" """
 
-_SWITCH = r"""
+SWITCH_SCRIPT = r"""
 cd "$1" || exit 10
 previous=$(readlink current 2>/dev/null || true)
 if [ -z "$2" ]; then rm -f current; printf '%s\n' "$previous"; exit 0; fi
@@ -73,9 +73,9 @@ ln -sfn "$2" .current.new && mv -T .current.new current || { rm -f .current.new;
 printf '%s\n' "$previous"
 """
 
-_MARK_FAILED = r"""mv -T "$1/releases/$2" "$1/releases/$2.failed" """
+MARK_FAILED_SCRIPT = r"""mv -T "$1/releases/$2" "$1/releases/$2.failed" """
 
-_PRUNE = r"""
+PRUNE_SCRIPT = r"""
 if cd "$1/releases" 2>/dev/null; then
   for d in *; do
     case "$d" in "*"|"$2"|"$3") ;; *) rm -rf -- "$d" || exit 15 ;; esac
@@ -201,7 +201,7 @@ def check_release(
     """Check every file of the uploaded release against `checksums` with sha256sum on the
     device; on a mismatch remove the partial release and raise naming the files."""
     sums = "".join(f"{sha}  {name}\n" for name, sha in sorted(checksums.items()))
-    proc = transport.run(_CHECK, [layout.root, release_id], input=sums.encode())
+    proc = transport.run(CHECK_SCRIPT, [layout.root, release_id], input=sums.encode())
     if proc.returncode == 12:
         bad = [line.split(":")[0] for line in proc.stdout.decode().splitlines()
                if "FAILED" in line]
@@ -215,7 +215,7 @@ def check_release(
 
 def finalize_release(transport: Transport, layout: RemoteLayout, release_id: str) -> None:
     """Rename `<id>.partial` to `<id>`: from here on the release is complete and checked."""
-    proc = transport.run(_FINALIZE, [layout.root, release_id])
+    proc = transport.run(FINALIZE_SCRIPT, [layout.root, release_id])
     if proc.returncode:
         raise _fail(transport, f"cannot finalize {layout.release(release_id)}", proc)
 
@@ -237,7 +237,7 @@ def switch_current(transport: Transport, layout: RemoteLayout, release_id: str |
         The release id `current` pointed at before ("" if none).
     """
     target = f"releases/{release_id}" if release_id else ""
-    proc = transport.run(_SWITCH, [layout.root, target])
+    proc = transport.run(SWITCH_SCRIPT, [layout.root, target])
     if proc.returncode:
         raise _fail(transport, f"cannot switch {layout.current} to {target}", proc)
     previous = proc.stdout.decode().strip()
@@ -249,7 +249,7 @@ def roll_back(
 ) -> None:
     """Make `previous_id` live again (or no release if there was none) and mark the failed one."""
     switch_current(transport, layout, previous_id or None)
-    proc = transport.run(_MARK_FAILED, [layout.root, failed_id])
+    proc = transport.run(MARK_FAILED_SCRIPT, [layout.root, failed_id])
     if proc.returncode:
         raise _fail(transport, f"rolled back, but cannot mark {failed_id} as failed", proc)
 
@@ -258,6 +258,6 @@ def prune_releases(
     transport: Transport, layout: RemoteLayout, current_id: str, previous_id: str
 ) -> None:
     """Remove every release but the live one and the one before it (the rollback target)."""
-    proc = transport.run(_PRUNE, [layout.root, current_id, previous_id])
+    proc = transport.run(PRUNE_SCRIPT, [layout.root, current_id, previous_id])
     if proc.returncode:
         raise _fail(transport, "cannot prune old releases", proc)
