@@ -173,11 +173,17 @@ def load_reference(bundle_dir: str | os.PathLike, manifest: dict[str, Any]) -> R
         raise ModelError(f"{path}: not a valid reference archive ({exc})") from None
     n = images.shape[0] if images.ndim else -1
     if images.dtype != np.uint8 or images.shape[1:] != (28, 28):
-        raise ModelError(f"{path}: images must be uint8 (N, 28, 28), got {images.dtype} {images.shape}")
+        raise ModelError(
+            f"{path}: images must be uint8 (N, 28, 28), got {images.dtype} {images.shape}"
+        )
     if labels.shape != (n,) or labels.dtype.kind not in "iu" or (n and labels.max() > 9):
-        raise ModelError(f"{path}: labels must be {n} integers in 0..9, got {labels.dtype} {labels.shape}")
+        raise ModelError(
+            f"{path}: labels must be {n} integers in 0..9, got {labels.dtype} {labels.shape}"
+        )
     if logits.shape != (n, 10) or logits.dtype != np.float32:
-        raise ModelError(f"{path}: logits must be float32 ({n}, 10), got {logits.dtype} {logits.shape}")
+        raise ModelError(
+            f"{path}: logits must be float32 ({n}, 10), got {logits.dtype} {logits.shape}"
+        )
     if n == 0:
         raise ModelError(f"{path}: holds no images")
     return Reference(images=images, labels=labels.astype(np.int64), logits=logits)

@@ -45,7 +45,8 @@ class _Group(TyperGroup):
             if os.environ.get("LENET_EDGE_DEBUG"):
                 traceback.print_exc()
             _fail(
-                f"internal error: {type(exc).__name__}: {exc} (set LENET_EDGE_DEBUG=1 for the traceback)",
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(set LENET_EDGE_DEBUG=1 for the traceback)",
                 INTERNAL_ERROR,
             )
         code = rv if isinstance(rv, int) else 0

@@ -9,11 +9,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lenet_edge.toolchain.train import DEFAULT_AUGMENT, DEFAULT_EPOCHS, SCHEDULES, TrainConfig
+from lenet_edge.toolchain.train import DATASET_DEFAULTS, SCHEDULES, TrainConfig
 
 DEFAULT_OUT = Path("models/lenet5")
-_epochs_default = ", ".join(f"{k} {v}" for k, v in DEFAULT_EPOCHS.items())
-_augment_default = ", ".join(k for k, v in DEFAULT_AUGMENT.items() if v)
+
+
+def _per_dataset(field: str) -> str:
+    return ", ".join(f"{name} {getattr(d, field)}" for name, d in DATASET_DEFAULTS.items())
+
+
+_augment_default = ", ".join(name for name, d in DATASET_DEFAULTS.items() if d.augment)
 
 
 def train(
@@ -25,9 +30,11 @@ def train(
     ),
     out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Model directory to write."),
     epochs: int | None = typer.Option(
-        None, "--epochs", min=1, help=f"Epochs [default: {_epochs_default}]."
+        None, "--epochs", min=1, help=f"Epochs (default: {_per_dataset('epochs')})."
     ),
-    batch_size: int = typer.Option(128, "--batch-size", min=1),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", min=1, help=f"Images per step (default: {_per_dataset('batch_size')})."
+    ),
     learning_rate: float = typer.Option(
         3e-3, "--learning-rate", "--lr", help="Peak learning rate (AdamW)."
     ),
@@ -36,7 +43,7 @@ def train(
         help=f"{' or '.join(SCHEDULES)}: warm-up then cosine decay, or flat.",
     ),
     warmup_epochs: float | None = typer.Option(
-        None, "--warmup-epochs", min=0, help="Linear warm-up [default: 1, or a tenth of --epochs]."
+        None, "--warmup-epochs", min=0, help="Linear warm-up (default: 1, at most a tenth of --epochs)."
     ),
     weight_decay: float = typer.Option(1e-4, "--weight-decay", min=0),
     validation_split: float = typer.Option(
@@ -47,7 +54,7 @@ def train(
     pooling: str = typer.Option("avg", "--pooling", help="avg or max."),
     augment: bool | None = typer.Option(
         None, "--augment/--no-augment",
-        help=f"Random shifts, rotations, zooms [default: on for {_augment_default}].",
+        help=f"Random shifts, rotations, zooms (default: on for {_augment_default}).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the training record as JSON."),
 ) -> None:

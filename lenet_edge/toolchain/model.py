@@ -51,7 +51,7 @@ def read_train_info(model_dir: str | Path) -> dict[str, Any]:
     if not Path(model_dir).is_dir():
         raise ModelError(f"{model_dir}: no such model directory; run 'lenet-edge train' first")
     if not path.is_file():
-        raise ModelError(f"{path}: missing; {model_dir} holds no trained model ('lenet-edge train')")
+        raise ModelError(f"{path}: missing; no trained model in {model_dir} ('lenet-edge train')")
     try:
         info = json.loads(path.read_text())
         info["config"]["activation"], info["config"]["pooling"]  # noqa: B018 - shape check
