@@ -33,7 +33,8 @@ def train(
         None, "--epochs", min=1, help=f"Epochs (default: {_per_dataset('epochs')})."
     ),
     batch_size: int | None = typer.Option(
-        None, "--batch-size", min=1, help=f"Images per step (default: {_per_dataset('batch_size')})."
+        None, "--batch-size", min=1,
+        help=f"Images per step (default: {_per_dataset('batch_size')}).",
     ),
     learning_rate: float = typer.Option(
         3e-3, "--learning-rate", "--lr", help="Peak learning rate (AdamW)."
@@ -43,7 +44,8 @@ def train(
         help=f"{' or '.join(SCHEDULES)}: warm-up then cosine decay, or flat.",
     ),
     warmup_epochs: float | None = typer.Option(
-        None, "--warmup-epochs", min=0, help="Linear warm-up (default: 1, at most a tenth of --epochs)."
+        None, "--warmup-epochs", min=0,
+        help="Linear warm-up (default: 1, at most a tenth of --epochs).",
     ),
     weight_decay: float = typer.Option(1e-4, "--weight-decay", min=0),
     validation_split: float = typer.Option(
