@@ -3,8 +3,8 @@
 The file need not come from a bundle, so nothing vouches for it. It is read once, checked by
 the pure-Python readers (`tflite_model`, `onnx_model`: a malformed file stops here with a
 ModelError), and only then handed to each installed interpreter in a child process that gets
-the same bytes on stdin. An interpreter that crashes on the file kills only that child; the
-report says which signal.
+the same bytes on stdin, with its address space capped and a timeout. An interpreter that
+crashes on the file kills only that child; the report says which signal.
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ from lenet_edge.runtime import model_file
 from lenet_edge.runtime.runtimes import RuntimeSpec, runtimes_for
 
 PROBE_TIMEOUT = 60.0  # seconds per runtime: loading LeNet takes milliseconds; this is a hang
+# Address-space cap for a probe child. A healthy child (Python, numpy, one interpreter, LeNet)
+# runs under 1 GiB of address space (measured); models scale it with their size.
+PROBE_BASE_MEMORY_MB = 2048
+PROBE_MEMORY_PER_MODEL_BYTE = 8
 
 
 @dataclass
@@ -106,6 +110,11 @@ def _describe_onnx(data: bytes, source: str) -> dict[str, Any]:
     }
 
 
+def probe_memory_mb(model_bytes: int) -> int:
+    """The address-space cap, in MiB, for probing a model of `model_bytes`."""
+    return PROBE_BASE_MEMORY_MB + PROBE_MEMORY_PER_MODEL_BYTE * model_bytes // (1024 * 1024)
+
+
 def probe_runtime(data: bytes, fmt: str, spec: RuntimeSpec,
                   timeout: float = PROBE_TIMEOUT) -> RuntimeCheck:
     """Load `data` in `spec` inside a child process and report what happened."""
@@ -118,7 +127,8 @@ def probe_runtime(data: bytes, fmt: str, spec: RuntimeSpec,
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     try:
         child = subprocess.run(
-            [sys.executable, "-m", "lenet_edge.runtime.probe", fmt, spec.name],
+            [sys.executable, "-m", "lenet_edge.runtime.probe", fmt, spec.name,
+             str(probe_memory_mb(len(data)))],
             input=data, capture_output=True, timeout=timeout, env=env,
         )
     except subprocess.TimeoutExpired:

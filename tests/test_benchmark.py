@@ -1,0 +1,116 @@
+"""`benchmark`: what is measured and reported (not how fast: speed lives in scripts/)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lenet_edge.errors import UsageError
+from lenet_edge.runtime.bench import benchmark
+
+# Tiny timing budgets keep these tests fast; they check the report, not the figures.
+QUICK = {"runs": 20, "warmup": 2, "min_time": 0.0, "warmup_time": 0.0}
+QUICK_ARGS = ["--runs", "20", "--warmup", "2", "--min-time", "0", "--warmup-time", "0"]
+RESULT_FIELDS = {"variant", "runtime", "threads", "batch", "load_ms", "first_ms", "mean_us",
+                 "p50_us", "p90_us", "p99_us", "throughput_ips", "peak_rss_mb", "bytes"}
+MACHINE_FIELDS = {"cpu", "cores", "os", "python", "runtimes"}
+
+
+@pytest.fixture(scope="module")
+def report(digits_bundle):
+    return benchmark(digits_bundle, variants=["fp32", "int8", "onnx-int8"], batch=8, **QUICK)
+
+
+def test_one_row_per_variant_runtime_and_batch(report):
+    rows = [(r.variant, r.runtime, r.batch) for r in report.results]
+    assert rows == [("fp32", "litert", 1), ("fp32", "litert", 8), ("int8", "litert", 1),
+                    ("int8", "litert", 8), ("onnx-int8", "onnxruntime", 1),
+                    ("onnx-int8", "onnxruntime", 8)]
+
+
+def test_rows_hold_consistent_measurements(report, digits_bundle):
+    manifest = json.loads((digits_bundle / "manifest.json").read_text())
+    for r in report.results:
+        assert r.status == "ok" and r.threads == 1
+        assert r.min_us <= r.p50_us <= r.p90_us <= r.p99_us <= r.max_us
+        assert r.throughput_ips == pytest.approx(r.batch * 1e6 / r.mean_us)
+        assert r.load_ms > 0 and r.first_ms > 0 and r.peak_rss_mb > 10
+        assert r.bytes == manifest["artifacts"][r.variant]["bytes"]
+        # batch 1 honours --runs; at batch 8 runs scale to the same images (20 / 8 -> 3).
+        assert r.runs >= (20 if r.batch == 1 else 3)
+
+
+def test_json_has_machine_and_documented_fields(report):
+    data = json.loads(json.dumps(report.to_dict()))
+    assert set(data["machine"]) >= MACHINE_FIELDS
+    assert data["machine"]["runtimes"]["litert"]  # installed: a version string
+    assert all(set(r) >= RESULT_FIELDS for r in data["results"])
+    assert data["comparison"] is None and data["passed"] is True
+
+
+def test_dynamic_on_tflite_runtime_is_a_row_not_a_crash(digits_bundle):
+    report = benchmark(digits_bundle, variants=["dynamic"], runtimes=["tflite-runtime"], **QUICK)
+    (row,) = report.results
+    assert row.status == "incompatible" and row.mean_us is None
+    assert "FULLY_CONNECTED version 12" in row.message
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"runs": 0}, "--runs must be an integer >= 1"),
+    ({"batch": 0}, "--batch must be an integer >= 1"),
+    ({"threads": 0}, "--threads must be an integer >= 1"),
+    ({"max_slowdown": -1}, "--max-slowdown must be a percentage >= 0"),
+])
+def test_bad_options_are_usage_errors(digits_bundle, kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        benchmark(digits_bundle, **{**QUICK, **kwargs})
+
+
+def _baseline(path, report_dict, factor):
+    """A baseline whose medians are the measured ones times `factor`."""
+    data = json.loads(json.dumps(report_dict))
+    for row in data["results"]:
+        row["p50_us"] *= factor
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_cli_compare_fails_on_a_regression(digits_bundle, tmp_path, run_cli, report):
+    # A baseline 1000x faster than anything this machine can do: a certain regression.
+    baseline = _baseline(tmp_path / "fast.json", report.to_dict(), 1e-3)
+    proc = run_cli("benchmark", digits_bundle, "--variant", "int8", "--batch", "8",
+                   *QUICK_ARGS, "--compare", baseline, "--max-slowdown", "50", check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "against baseline" in proc.stdout
+
+
+def test_cli_compare_passes_within_the_allowed_slowdown(digits_bundle, tmp_path, run_cli, report):
+    # A baseline 1000x slower: only a broken comparison could call this a regression.
+    baseline = _baseline(tmp_path / "slow.json", report.to_dict(), 1e3)
+    out = tmp_path / "bench.json"
+    run_cli("benchmark", digits_bundle, "--variant", "int8", "--batch", "8", *QUICK_ARGS,
+            "--compare", baseline, "--json", out)
+    data = json.loads(out.read_text())
+    assert data["passed"] is True
+    assert {(c["variant"], c["batch"]) for c in data["comparison"]["rows"]} == {("int8", 1),
+                                                                             ("int8", 8)}
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--max-slowdown", "10"], "--max-slowdown needs --compare"),
+    (["--runtime", "coreml"], "unknown runtime 'coreml'"),
+    (["--runs", "0"], "--runs must be an integer >= 1, got 0"),
+])
+def test_cli_usage_errors_exit_2(digits_bundle, run_cli, args, message):
+    proc = run_cli("benchmark", digits_bundle, *args, check=False)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_compare_with_a_file_that_is_not_a_benchmark_exits_2(digits_bundle, tmp_path,
+                                                                 run_cli):
+    bad = tmp_path / "verify.json"
+    bad.write_text(json.dumps({"passed": True}))
+    proc = run_cli("benchmark", digits_bundle, "--compare", bad, *QUICK_ARGS, check=False)
+    assert proc.returncode == 2 and "no 'results' list" in proc.stderr

@@ -1,0 +1,164 @@
+"""`verify`: accuracy gates on the bundle's reference set, the library and the command."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from lenet_edge import bundle
+from lenet_edge.errors import ModelError, UsageError
+from lenet_edge.runtime.verify import verify
+
+RESULT_FIELDS = {"variant", "runtime", "runtime_version", "status", "accuracy",
+                 "float_accuracy", "delta_points", "agreement", "max_abs_logit_error",
+                 "mean_abs_logit_error", "per_class_delta", "worst", "message"}
+
+
+@pytest.fixture(scope="module")
+def default_report(digits_bundle):
+    return verify(digits_bundle)
+
+
+def test_a_good_bundle_passes_every_variant(default_report, digits_bundle):
+    manifest = bundle.read_manifest(digits_bundle)
+    assert default_report.passed
+    assert [r.variant for r in default_report.results] == list(manifest["artifacts"])
+    assert {r.runtime for r in default_report.results} == {"litert", "onnxruntime"}  # auto
+    for r in default_report.results:
+        assert r.status == "pass", r
+        assert r.float_accuracy == pytest.approx(manifest["float_test_accuracy"])
+        assert r.accuracy == pytest.approx(r.float_accuracy + r.delta_points / 100)
+        assert len(r.per_class_delta) == 10
+
+
+def test_report_dict_has_the_documented_fields(default_report):
+    data = json.loads(json.dumps(default_report.to_dict()))  # JSON-serialisable as is
+    assert data["passed"] is True and data["gates"] == {"max_drop": 0.5, "min_agreement": 0.99}
+    assert all(set(r) >= RESULT_FIELDS for r in data["results"])
+
+
+def test_negative_max_drop_demands_a_gain_and_fails(digits_bundle):
+    report = verify(digits_bundle, variants=["int8"], max_drop=-1)
+    assert not report.passed and report.results[0].status == "fail"
+    assert "accuracy dropped" in report.results[0].message
+
+
+def test_dynamic_on_tflite_runtime_is_incompatible_with_the_op_named(digits_bundle):
+    report = verify(digits_bundle, variants=["dynamic", "fp32"], runtimes=["tflite-runtime"])
+    by_variant = {r.variant: r for r in report.results}
+    assert by_variant["fp32"].status == "pass"
+    dynamic = by_variant["dynamic"]
+    assert dynamic.status == "incompatible" and dynamic.accuracy is None
+    assert "FULLY_CONNECTED version 12" in dynamic.message
+    assert not report.passed  # a requested variant that cannot load fails the run
+
+
+def test_limit_uses_the_first_images_only(digits_bundle):
+    report = verify(digits_bundle, variants=["fp32"], limit=10)
+    assert report.images == 10
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"min_agreement": 1.5}, r"--min-agreement must be within \[0, 1\], got 1.5"),
+    ({"limit": 0}, "--limit must be at least 1 image"),
+    ({"variants": ["int4"]}, "unknown variant 'int4'; choose from fp32"),
+    ({"runtimes": ["tensorrt"]}, "unknown runtime 'tensorrt'; choose from auto, litert"),
+    ({"variants": ["onnx-fp32"], "runtimes": ["litert"]}, "is a onnx model; none of the runtimes"),
+])
+def test_bad_arguments_are_usage_errors(digits_bundle, kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        verify(digits_bundle, **kwargs)
+
+
+def test_a_tampered_artifact_is_refused_before_anything_loads(fresh_bundle):
+    path = fresh_bundle / bundle.read_manifest(fresh_bundle)["artifacts"]["int8"]["file"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="lenet5_int8.tflite: sha256 does not match"):
+        verify(fresh_bundle)
+
+
+def _replace_reference(bundle_dir, **arrays):
+    """Write a reference.npz with these arrays and vouch for it in the manifest."""
+    path = bundle_dir / bundle.REFERENCE
+    np.savez(path, **arrays)
+    manifest = bundle.read_manifest(bundle_dir)
+    manifest["reference"] = {**bundle.file_entry(path), "count": len(arrays["labels"])}
+    bundle.write_json(bundle_dir / bundle.MANIFEST, manifest)
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"images": np.zeros((5, 32, 32), np.uint8)}, "images must be uint8 \\(N, 28, 28\\)"),
+    ({"images": np.zeros((5, 28, 28), np.float32)}, "images must be uint8"),
+    ({"labels": np.zeros(4, np.int64)}, "labels must be 5 integers"),
+    ({"logits": np.zeros((5, 10), np.float64)}, "logits must be float32 \\(5, 10\\)"),
+    ({"logits": np.zeros((5, 9), np.float32)}, "logits must be float32"),
+])
+def test_a_reference_set_with_wrong_shapes_or_dtypes_is_refused(fresh_bundle, change, message):
+    arrays = {"images": np.zeros((5, 28, 28), np.uint8), "labels": np.zeros(5, np.int64),
+              "logits": np.zeros((5, 10), np.float32), **change}
+    _replace_reference(fresh_bundle, **arrays)
+    with pytest.raises(ModelError, match=message):
+        verify(fresh_bundle)
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+def test_cli_writes_json_junit_and_markdown_and_exits_0(digits_bundle, tmp_path, run_cli):
+    out = {k: tmp_path / f"verify.{k}" for k in ("json", "xml", "md")}
+    proc = run_cli("verify", digits_bundle, "--json", out["json"], "--junit", out["xml"],
+                   "--markdown", out["md"])
+    assert "passed" in proc.stdout and "onnx-int8" in proc.stdout
+    data = json.loads(out["json"].read_text())
+    assert data["passed"] is True and len(data["results"]) == 7
+    suite = ET.parse(out["xml"]).getroot()
+    assert suite.tag == "testsuites"
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("7", "0", "0")
+    assert len(suite.findall("./testsuite/testcase")) == 7
+    assert out["md"].read_text().startswith("### lenet-edge verify: passed")
+
+
+def test_cli_incompatible_variant_exits_1_and_junit_counts_it(digits_bundle, tmp_path, run_cli):
+    junit = tmp_path / "verify.xml"
+    proc = run_cli("verify", digits_bundle, "--runtime", "tflite-runtime", "--runtime", "litert",
+                   "--variant", "dynamic", "--variant", "int8", "--junit", junit, check=False)
+    assert proc.returncode == 1
+    assert "FULLY_CONNECTED version 12" in proc.stdout
+    suite = ET.parse(junit).getroot()
+    assert (suite.get("tests"), suite.get("failures")) == ("4", "1")
+    failure = suite.find(".//testcase[@name='dynamic on tflite-runtime']/failure")
+    assert failure.get("type") == "incompatible"
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (["--max-drop", "-1"], 1, None),
+    (["--min-agreement", "1.5"], 2, "--min-agreement must be within [0, 1], got 1.5"),
+    (["--runtime", "tensorrt"], 2, "unknown runtime 'tensorrt'"),
+    (["--variant", "int4"], 2, "unknown variant 'int4'"),
+    (["--json", "/nonexistent-dir/verify.json"], 5, "folder /nonexistent-dir does not exist"),
+])
+def test_cli_exit_codes(digits_bundle, run_cli, args, code, message):
+    proc = run_cli("verify", digits_bundle, "--variant", "fp32", *args, check=False)
+    assert proc.returncode == code, proc.stderr
+    if message:  # one line saying what was wrong, no traceback
+        last = proc.stderr.strip().splitlines()[-1]
+        assert last.startswith("lenet-edge: error: ") and message in last
+        assert "Traceback" not in proc.stderr
+
+
+def test_cli_refuses_a_tampered_bundle_with_exit_4(fresh_bundle, run_cli):
+    path = fresh_bundle / "lenet5_fp32.tflite"
+    path.write_bytes(path.read_bytes()[:-1] + b"\x00")
+    proc = run_cli("verify", fresh_bundle, check=False)
+    assert proc.returncode == 4
+    assert "sha256 does not match the manifest" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_on_a_folder_without_a_bundle_exits_4(tmp_path, run_cli):
+    proc = run_cli("verify", tmp_path, check=False)
+    assert proc.returncode == 4 and "no manifest" in proc.stderr
