@@ -1,0 +1,155 @@
+"""Deploy pieces that need no server: host validation, hosts files, packing, the wheel,
+the ssh command line, the offline-install command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from synthetic_bundle import make_synthetic_bundle
+
+from lenet_edge import bundle
+from lenet_edge.deploy.device_bundle import pack
+from lenet_edge.deploy.device_venv import download_command, runtime_requirements
+from lenet_edge.deploy.fleet import read_hosts
+from lenet_edge.deploy.install import RemoteLayout
+from lenet_edge.deploy.preflight import DeviceFacts
+from lenet_edge.deploy.ssh import SshOptions, Transport, parse_target
+from lenet_edge.deploy.wheel import build_wheel
+from lenet_edge.errors import ModelError, UsageError
+
+
+@pytest.mark.parametrize("host", ["raspberrypi.local", "10.0.0.5", "fe80::1%eth0", "pi-4_b"])
+def test_ordinary_hosts_are_accepted(host):
+    assert parse_target(host).host == host
+
+
+@pytest.mark.parametrize("host", ["a;touch x", "-oProxyCommand=x", "$(id)", "a b", "a`id`",
+                                  "", "host\nid", "a|b", "a&b", "'a'"])
+def test_hosts_with_shell_or_option_syntax_are_refused(host):
+    with pytest.raises(UsageError, match="invalid host"):
+        parse_target(host)
+
+
+def test_user_at_host_and_user_option_must_agree():
+    assert parse_target("pi@device").user == "pi"
+    assert parse_target("device", user="pi").user == "pi"
+    with pytest.raises(UsageError, match="--user"):
+        parse_target("pi@device", user="root")
+    with pytest.raises(UsageError, match="invalid user"):
+        parse_target("device", user="-l")
+    with pytest.raises(UsageError, match="invalid port"):
+        parse_target("device", port=70000)
+
+
+def test_ssh_command_checks_host_keys_and_never_prompts():
+    strict = Transport(parse_target("pi@device", port=2222), SshOptions()).ssh_argv("true")
+    assert "StrictHostKeyChecking=yes" in strict and "BatchMode=yes" in strict
+    assert strict[-3:] == ["--", "device", "true"]  # the host can never be read as an option
+    assert strict[strict.index("-l") + 1] == "pi" and strict[strict.index("-p") + 1] == "2222"
+    opt_in = Transport(parse_target("device"), SshOptions(accept_new_host_key=True))
+    assert "StrictHostKeyChecking=accept-new" in opt_in.ssh_argv("true")
+    with pytest.raises(UsageError, match="--ssh-option"):
+        SshOptions(extra=("no equals sign",))
+
+
+def test_plain_hosts_file(tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("# lab\npi1.local\npi@10.0.0.6:2222\n\n10.0.0.7\n")
+    entries = read_hosts(hosts, user="admin")
+    assert [(e.name, e.target.user, e.target.port) for e in entries] == [
+        ("pi1.local", "admin", 22), ("10.0.0.6", "pi", 2222), ("10.0.0.7", "admin", 22)]
+
+
+def test_ansible_inventory_with_group_vars(tmp_path):
+    hosts = tmp_path / "inventory.ini"
+    hosts.write_text(
+        "[kitchen]\npi1 ansible_host=10.0.0.5\npi2 ansible_host=10.0.0.6 ansible_user=root\n"
+        "[garage]\npi3 ansible_host=10.0.0.7 ansible_port=2200\npi1\n"
+        "[kitchen:vars]\nansible_user=pi\n[all:vars]\nansible_port=2222\n"
+        "[house:children]\nkitchen\ngarage\n")
+    entries = {e.name: e.target for e in read_hosts(hosts)}
+    assert set(entries) == {"pi1", "pi2", "pi3"}  # pi1 listed twice, deployed once
+    assert (entries["pi1"].host, entries["pi1"].user, entries["pi1"].port) == (
+        "10.0.0.5", "pi", 2222)
+    assert entries["pi2"].user == "root"
+    assert entries["pi3"].port == 2200 and entries["pi3"].user is None
+
+
+def test_inventory_host_ranges_and_bad_lines_are_refused_with_the_line(tmp_path):
+    hosts = tmp_path / "inventory.ini"
+    hosts.write_text("[pis]\npi[01:10] ansible_host=10.0.0.5\n")
+    with pytest.raises(UsageError, match=r"inventory.ini:2: host ranges"):
+        read_hosts(hosts)
+    hosts.write_text("[pis]\npi1 ansible_host=a;b\n")
+    with pytest.raises(UsageError, match=r"inventory.ini:2: host 'pi1'.*invalid host"):
+        read_hosts(hosts)
+    (tmp_path / "empty").write_text("# nothing\n")
+    with pytest.raises(UsageError, match="lists no hosts"):
+        read_hosts(tmp_path / "empty")
+
+
+def test_device_bundle_holds_only_the_chosen_variants(tmp_path):
+    model = make_synthetic_bundle(tmp_path / "model")
+    (model / "lenet5.weights.h5").write_bytes(b"keras weights stay on the workstation")
+    packed = pack(model, ["int8"])
+    assert set(packed.files) == {"manifest.json", "reference.npz", "lenet5_int8.tflite"}
+    manifest = json.loads(packed.files["manifest.json"])
+    assert list(manifest["artifacts"]) == ["int8"]
+    assert manifest["reference"] == bundle.read_manifest(model)["reference"]
+    with pytest.raises(UsageError, match="no variant dynamic; it holds fp32, int8, onnx-fp32"):
+        pack(model, ["dynamic"])
+
+
+def test_device_bundle_refuses_a_file_that_does_not_match_its_manifest(tmp_path):
+    model = make_synthetic_bundle(tmp_path / "model")
+    (model / "lenet5_fp32.tflite").write_bytes(b"corrupt")
+    with pytest.raises(ModelError, match="sha256 does not match"):
+        pack(model, ["fp32"])
+    assert pack(model, ["int8"]).variants == ("int8",)  # the other variants still ship
+
+
+def test_wheel_installs_lenet_edge_with_its_cli(tmp_path):
+    wheel = build_wheel(tmp_path)
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "lenet_edge/deploy/ssh.py" in names
+    metadata = zipfile.ZipFile(wheel).read("lenet_edge-0.1.0.dist-info/METADATA").decode()
+    assert "Provides-Extra: runtime" in metadata
+    (tmp_path / "again").mkdir()
+    # Deterministic: the same code gives the same bytes, so an up-to-date device is left alone.
+    assert build_wheel(tmp_path / "again").read_bytes() == wheel.read_bytes()
+    # pip accepts it (no dependencies resolved: offline), and the entry point works.
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--target", str(target), str(wheel)], check=True)
+    assert (target / "lenet_edge" / "deploy" / "wheel.py").is_file()
+    assert (target / "bin" / "lenet-edge").is_file()
+
+
+def test_offline_download_command_matches_the_device(tmp_path):
+    facts = DeviceFacts(python="3.11.2", executable="/usr/bin/python3", machine="aarch64",
+                        system="Linux", libc="glibc-2.36", modules={}, ensurepip=True,
+                        free_bytes=1 << 30, disk_path="/home/pi")
+    command = download_command(facts)
+    assert command.startswith("pip download --only-binary=:all: --dest wheelhouse "
+                              "--python-version 3.11 --platform manylinux2014_aarch64")
+    assert "--platform manylinux_2_36_aarch64" in command
+    assert "manylinux_2_39" not in command  # newer than the device's glibc
+    for requirement in runtime_requirements():
+        assert requirement in command
+    assert any(r.startswith("ai-edge-litert") for r in runtime_requirements())
+    assert not any(r.startswith("tensorflow") for r in runtime_requirements())
+
+
+@pytest.mark.parametrize("given, root", [("lenet-edge", "lenet-edge"), ("~/apps/le/", "apps/le"),
+                                         ("/opt/lenet-edge", "/opt/lenet-edge")])
+def test_remote_dir_forms(given, root):
+    assert RemoteLayout.parse(given).root == root
+
+
+def test_remote_dir_for_another_users_home_is_refused():
+    with pytest.raises(UsageError, match="--remote-dir"):
+        RemoteLayout.parse("~pi/lenet-edge")
