@@ -130,12 +130,13 @@ def deploy(
         for table in result_tables(model_dir, result):
             console.print(table)
     if result.passed is False:
+        err.print(f"verification failed on {host}: rolled back to {result.live or 'no release'}")
         raise typer.Exit(1)
 
 
 def _entries(host, hosts_file, user, port):
     from lenet_edge.deploy.fleet import HostEntry, read_hosts
-    from lenet_edge.deploy.ssh import parse_target
+    from lenet_edge.deploy.target import parse_target
 
     if hosts_file is not None:
         return read_hosts(hosts_file, user, port)

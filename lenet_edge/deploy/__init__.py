@@ -18,7 +18,8 @@ from pathlib import Path
 from lenet_edge import bundle
 from lenet_edge.deploy import device_checks, device_venv, install, preflight
 from lenet_edge.deploy.device_bundle import DeviceBundle, pack
-from lenet_edge.deploy.ssh import SshOptions, Target, Transport, parse_target
+from lenet_edge.deploy.ssh import Transport
+from lenet_edge.deploy.target import SshOptions, Target, parse_target
 from lenet_edge.deploy.wheel import build_wheel
 from lenet_edge.errors import DeviceError
 
@@ -196,7 +197,8 @@ def _verify(transport, layout, python, prepared, config, result, progress) -> No
         options += ["--min-agreement", str(config.min_agreement)]
     try:
         report = device_checks.run_check(
-            transport, layout, python, result.release, "verify", options)
+            transport, layout, python, result.release, "verify", options,
+            on_line=lambda line: progress(f"  device: {line}"))
     except DeviceError as exc:
         _roll_back(transport, layout, result, progress)
         raise DeviceError(f"{exc}; rolled back to {result.previous or 'no release'}") from None
@@ -231,7 +233,8 @@ def _benchmark(transport, layout, python, prepared, config, result, progress) ->
     if config.bench_min_time is not None:
         options += ["--min-time", str(config.bench_min_time)]
     report = device_checks.run_check(
-        transport, layout, python, result.release, "benchmark", options)
+        transport, layout, python, result.release, "benchmark", options,
+        on_line=lambda line: progress(f"  device: {line}"))
     if report.exit_code or report.report is None:
         raise DeviceError(
             f"{transport.target.label}: benchmark on the device exited {report.exit_code} "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,12 +52,14 @@ def run_check(
     release_id: str,
     kind: str,
     options: Sequence[str] = (),
+    on_line: Callable[[str], None] = lambda _: None,
     timeout: float = 1800,
 ) -> DeviceReport:
-    """Run `python -m lenet_edge <kind> <root>/current --json ... options` on the device."""
+    """Run `python -m lenet_edge <kind> <root>/current --json ... options` on the device;
+    its stderr (progress, errors) goes to `on_line` as it comes."""
     out = layout.result(release_id, kind)
     argv = [python, "-m", "lenet_edge", kind, layout.current, "--json", out, *options]
-    proc = transport.run(_RUN, [layout.root, *argv], timeout=timeout)
+    proc = transport.run_lines(_RUN, [layout.root, *argv], on_line, timeout=timeout)
     report = None
     fetched = transport.run(_FETCH, [out])
     if fetched.returncode == 0:

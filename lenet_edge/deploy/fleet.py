@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lenet_edge.deploy import DeployConfig, DeployResult, deploy_to, prepare
-from lenet_edge.deploy.ssh import SshOptions, Target, parse_target
+from lenet_edge.deploy.target import SshOptions, Target, parse_target
 from lenet_edge.errors import LenetEdgeError, UsageError
 
 _SECTION = re.compile(r"\[([A-Za-z0-9_.-]+)(?::(vars|children))?\]")

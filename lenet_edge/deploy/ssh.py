@@ -10,90 +10,24 @@ a ConnectTimeout, and StrictHostKeyChecking=yes unless the user opted in to acce
 Remote commands are never built by string interpolation: each is a constant POSIX `sh -c`
 script that reads its parameters as positional arguments ("$1", "$2", ...), and the whole
 argument vector is joined with shlex.quote, so a remote path or variant name cannot inject.
+Host and user names are validated before any of this runs (target.py).
 """
 
 from __future__ import annotations
 
-import re
 import shlex
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from lenet_edge.errors import DeviceError, MissingDependencyError, UsageError
-
-# A hostname, IPv4 or IPv6 literal (with an optional %zone): letters, digits and . _ : % -,
-# never starting with '-' (ssh would read it as an option). Nothing a shell treats specially.
-_HOST_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:%-]{0,252}")
-# POSIX portable user names (plus the trailing '$' some systems allow is deliberately refused).
-_USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,31}")
-# `--ssh-option` names are OpenSSH keywords: letters only.
-_OPTION_RE = re.compile(r"[A-Za-z]+=[^\n\r]*")
+from lenet_edge.deploy.target import SshOptions, Target
+from lenet_edge.errors import DeviceError, MissingDependencyError
 
 SSH_FAILED = 255  # ssh's own exit code for connection / authentication / host-key failures
-
-
-@dataclass(frozen=True)
-class Target:
-    """A validated SSH destination."""
-
-    host: str
-    user: str | None = None
-    port: int = 22
-
-    @property
-    def label(self) -> str:
-        """A name for messages and result files: host, or host:port when not 22."""
-        return self.host if self.port == 22 else f"{self.host}:{self.port}"
-
-
-def parse_target(host: str, user: str | None = None, port: int | None = None) -> Target:
-    """Validate `host` (optionally `user@host`), `user` and `port` before anything runs.
-
-    Raises:
-        UsageError: a host or user that could be read as an ssh option or shell syntax.
-    """
-    if "@" in host:
-        host_user, _, host = host.rpartition("@")
-        if user is not None and user != host_user:
-            raise UsageError(f"host gives user {host_user!r} but --user gives {user!r}")
-        user = host_user
-    if not _HOST_RE.fullmatch(host):
-        raise UsageError(
-            f"invalid host {host!r}: use a hostname or IP address "
-            "(letters, digits, '.', '-', '_', ':', not starting with '-')"
-        )
-    if user is not None and not _USER_RE.fullmatch(user):
-        raise UsageError(
-            f"invalid user {user!r}: letters, digits, '.', '_', '-', not starting with '-'"
-        )
-    port = 22 if port is None else port
-    if not 1 <= port <= 65535:
-        raise UsageError(f"invalid port {port}: choose 1..65535")
-    return Target(host=host, user=user, port=port)
-
-
-@dataclass(frozen=True)
-class SshOptions:
-    """How to reach devices; each field maps to one `lenet-edge deploy` option."""
-
-    identity: Path | None = None  # --identity: private key (IdentitiesOnly=yes with it)
-    known_hosts: Path | None = None  # --known-hosts: UserKnownHostsFile
-    accept_new_host_key: bool = False  # --accept-new-host-key: trust an unknown key once
-    config_file: Path | None = None  # --ssh-config: instead of ~/.ssh/config
-    connect_timeout: int = 10  # --connect-timeout, seconds
-    extra: tuple[str, ...] = field(default=())  # --ssh-option KEY=VALUE, repeatable
-
-    def __post_init__(self) -> None:
-        for option in self.extra:
-            if not _OPTION_RE.fullmatch(option):
-                raise UsageError(f"invalid --ssh-option {option!r}: expected KEY=VALUE")
-        if self.connect_timeout < 1:
-            raise UsageError(f"invalid --connect-timeout {self.connect_timeout}: at least 1 s")
 
 
 class Transport:
@@ -259,6 +193,35 @@ class Transport:
             out.seek(0)
             err.seek(0)
             done = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())
+        if done.returncode == SSH_FAILED:
+            raise DeviceError(explain_ssh_failure(self.target, self.options, done.stderr))
+        return done
+
+    def run_lines(
+        self, script: str, args: Sequence[str], on_line: Callable[[str], None],
+        timeout: float = 1800,
+    ) -> subprocess.CompletedProcess:
+        """Like `run`, handing each stderr line to `on_line` as it arrives: a long command
+        on the device (verify, benchmark) shows its progress here while it runs."""
+        with tempfile.TemporaryFile() as out:
+            proc = subprocess.Popen(self._command(script, args), stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.PIPE)
+            watchdog = threading.Timer(timeout, proc.kill)
+            watchdog.start()
+            lines = []
+            try:
+                for raw in proc.stderr:
+                    lines.append(raw)
+                    if raw.strip():
+                        on_line(raw.decode(errors="replace").rstrip())
+                proc.wait()
+            finally:
+                watchdog.cancel()
+            if proc.returncode < 0:
+                raise self._no_answer(timeout)
+            out.seek(0)
+            done = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(),
+                                               b"".join(lines))
         if done.returncode == SSH_FAILED:
             raise DeviceError(explain_ssh_failure(self.target, self.options, done.stderr))
         return done

@@ -28,9 +28,14 @@ def summary_table(result: DeployResult) -> Table:
     verdict = {True: "[green]passed[/]", False: "[red]FAILED, rolled back[/]",
                None: "not verified"}[result.passed]
     table = Table(title=f"deploy to {result.host}: {verdict}", show_header=False)
-    table.add_row("live release", result.live or "(none)")
-    if result.previous:
-        table.add_row("previous (kept)", result.previous)
+    if result.rolled_back:
+        table.add_row("failed release", f"{result.release} (kept as releases/"
+                                        f"{result.release}.failed)")
+        table.add_row("live release", f"{result.live or '(none)'} (restored)")
+    else:
+        table.add_row("live release", result.live or "(none)")
+        if result.previous:
+            table.add_row("previous (kept)", result.previous)
     if facts:
         table.add_row("device", f"{facts['machine']}, Python {facts['python']}, "
                                 f"{', '.join(facts['interpreters']) or 'no interpreter'}")

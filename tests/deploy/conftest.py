@@ -16,7 +16,7 @@ import pytest
 from sshd import SshServer
 from synthetic_bundle import make_synthetic_bundle
 
-from lenet_edge.deploy.ssh import SshOptions
+from lenet_edge.deploy.target import SshOptions
 
 
 @pytest.fixture(scope="session")

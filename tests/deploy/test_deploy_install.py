@@ -14,7 +14,8 @@ from synthetic_bundle import current_release, make_synthetic_bundle
 from lenet_edge import bundle
 from lenet_edge.deploy import install
 from lenet_edge.deploy.device_bundle import pack
-from lenet_edge.deploy.ssh import Transport, parse_target
+from lenet_edge.deploy.ssh import Transport
+from lenet_edge.deploy.target import parse_target
 from lenet_edge.errors import DeviceError
 
 pytestmark = pytest.mark.ssh

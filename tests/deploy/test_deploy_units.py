@@ -17,7 +17,8 @@ from lenet_edge.deploy.device_venv import download_command, runtime_requirements
 from lenet_edge.deploy.fleet import read_hosts
 from lenet_edge.deploy.install import RemoteLayout
 from lenet_edge.deploy.preflight import DeviceFacts
-from lenet_edge.deploy.ssh import SshOptions, Transport, parse_target
+from lenet_edge.deploy.ssh import Transport
+from lenet_edge.deploy.target import SshOptions, parse_target
 from lenet_edge.deploy.wheel import build_wheel
 from lenet_edge.errors import ModelError, UsageError
 
