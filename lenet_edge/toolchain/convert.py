@@ -121,6 +121,9 @@ def convert(
     weights = model_dir / bundle.WEIGHTS
     if not weights.is_file():
         raise ModelError(f"{weights}: missing; retrain with 'lenet-edge train --out {model_dir}'")
+    recorded = info.get("weights", {}).get("sha256")
+    if recorded and bundle.sha256_file(weights) != recorded:  # load_trained checks too, later
+        raise ModelError(f"{weights}: sha256 does not match train.json (modified or corrupt)")
     if not os.access(model_dir, os.W_OK):
         raise OutputError(f"cannot write {model_dir}: permission denied")
 

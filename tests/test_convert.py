@@ -1,0 +1,343 @@
+"""`lenet-edge convert`: every variant round-trips, the bundle is sound, bad input changes nothing.
+
+Conversion runs through the CLI in a subprocess (this process must not import TensorFlow);
+the converted models run here in ai-edge-litert and onnxruntime and are compared with the
+Keras logits that convert stored in reference.npz.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lenet_edge import bundle, data
+from lenet_edge.errors import ModelError
+from lenet_edge.tflite_model import BUILTIN_OPS
+from lenet_edge.variants import VARIANT_NAMES, VARIANTS, get_variant
+
+Interpreter = pytest.importorskip("ai_edge_litert.interpreter").Interpreter
+ort = pytest.importorskip("onnxruntime")
+
+# How close each variant must stay to the Keras float model, and why.
+MAX_ABS = {
+    # Same float32 arithmetic in another kernel order: rounding only (measured 1.1e-5).
+    "fp32": 1e-4,
+    "onnx-fp32": 1e-4,
+    # fp16 weights keep 11 significant bits (relative error <= 2^-11 = 4.9e-4 each); summed
+    # over a 400-120-84-10 head into logits of size ~10-20 that is ~1e-2 (measured 5.9e-3).
+    "fp16": 1e-2,
+}
+# Quantised variants change logits by up to a few quantisation steps (the int8 output step
+# alone is ~0.3 on digits), so they are judged on decisions: the float model's top-1 class.
+# 99% is the issue's bar; on the 359 digits test images it allows 3 disagreements
+# (measured 0-1 per variant).
+MIN_TOP1_AGREEMENT = {"dynamic": 0.99, "int8": 0.99, "int16x8": 0.99, "onnx-int8": 0.99}
+
+
+def run_tflite(model: bytes, images: np.ndarray) -> np.ndarray:
+    """Float logits from ai-edge-litert, one image per call, quantising int8 I/O as declared."""
+    interpreter = Interpreter(model_content=model)
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    logits = []
+    for image in images:
+        x = image[None]
+        if inp["dtype"] != np.float32:
+            scale, zero = inp["quantization"]
+            info = np.iinfo(inp["dtype"])
+            x = np.clip(np.round(x / scale) + zero, info.min, info.max).astype(inp["dtype"])
+        interpreter.set_tensor(inp["index"], x)
+        interpreter.invoke()
+        y = interpreter.get_tensor(out["index"])
+        if out["dtype"] != np.float32:
+            scale, zero = out["quantization"]
+            y = (y.astype(np.float32) - zero) * scale
+        logits.append(y[0])
+    return np.array(logits, dtype=np.float32)
+
+
+def run_onnx(model: bytes, images: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: images})[0]
+
+
+RUNNERS = {"tflite": run_tflite, "onnx": run_onnx}
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    return {p.name: bundle.sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def manifest_of(folder: Path) -> dict:
+    return bundle.read_manifest(folder)
+
+
+# --- round trip -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reference(digits_bundle) -> bundle.Reference:
+    return bundle.load_reference(digits_bundle, manifest_of(digits_bundle))
+
+
+@pytest.mark.parametrize("variant", VARIANT_NAMES)
+def test_round_trip_matches_the_float_model(digits_bundle, reference, variant):
+    entry = manifest_of(digits_bundle)["artifacts"][variant]
+    model = bundle.read_verified(digits_bundle, entry)
+    logits = RUNNERS[entry["format"]](model, data.preprocess(reference.images))
+    assert logits.shape == reference.logits.shape
+    if variant in MAX_ABS:
+        assert np.max(np.abs(logits - reference.logits)) <= MAX_ABS[variant]
+    else:
+        agreement = np.mean(logits.argmax(1) == reference.logits.argmax(1))
+        assert agreement >= MIN_TOP1_AGREEMENT[variant]
+
+
+def test_every_catalogue_variant_has_a_tolerance():
+    assert set(MAX_ABS) | set(MIN_TOP1_AGREEMENT) == set(VARIANT_NAMES)
+
+
+def test_sizes_shrink_as_the_variant_promises(digits_bundle):
+    sizes = {name: e["bytes"] for name, e in manifest_of(digits_bundle)["artifacts"].items()}
+    # Weights are ~99% of the file: int8 weights are a quarter of fp32, plus scales, biases
+    # (int32) and graph: the issue's bar is 30% (measured 28.7%).
+    assert sizes["int8"] <= 0.30 * sizes["fp32"]
+    assert sizes["dynamic"] <= 0.30 * sizes["fp32"]
+    # fp16 halves the weights; the graph and int32 shapes stay (measured 51.1%).
+    assert 0.45 * sizes["fp32"] <= sizes["fp16"] <= 0.55 * sizes["fp32"]
+    # QDQ stores int8 weights plus per-channel scales and zero points (measured 30.5%).
+    assert sizes["onnx-int8"] <= 0.35 * sizes["onnx-fp32"]
+
+
+# --- the manifest -----------------------------------------------------------------------------
+
+
+def test_manifest_describes_every_file_and_where_it_came_from(digits_bundle, digits_model):
+    manifest = manifest_of(digits_bundle)
+    train = json.loads((digits_model / bundle.TRAIN_JSON).read_text())
+    assert list(manifest["artifacts"]) == list(VARIANT_NAMES)
+    assert {"tensorflow", "tf2onnx", "onnx", "onnxruntime", "lenet-edge"} <= set(
+        manifest["tool_versions"])
+    assert manifest["dataset"]["fingerprint"] == train["dataset"]["fingerprint"]
+    assert manifest["train_config"] == train["config"]
+    assert manifest["weights"]["sha256"] == train["weights"]["sha256"]
+    reference = bundle.load_reference(digits_bundle, manifest)
+    assert reference.images.shape[0] == manifest["dataset"]["num_test"]
+    assert manifest["float_test_accuracy"] == pytest.approx(reference.float_accuracy)
+    # train and convert run the same weights on the same images: the same decisions, bar
+    # an image whose top two logits tie within float32 rounding (one image's worth).
+    one_image = 1 / manifest["dataset"]["num_test"]
+    assert manifest["float_test_accuracy"] == pytest.approx(train["test_accuracy"], abs=one_image)
+    for name, entry in manifest["artifacts"].items():
+        variant = get_variant(name)
+        path = digits_bundle / entry["file"]
+        assert (entry["variant"], entry["format"], entry["file"]) == (name, variant.format,
+                                                                      variant.file)
+        assert (entry["sha256"], entry["bytes"]) == (bundle.sha256_file(path),
+                                                     path.stat().st_size)
+        assert entry["inputs"][0]["shape"] == [-1, 28, 28, 1]
+        assert entry["inputs"][0]["dtype"] == entry["outputs"][0]["dtype"] == variant.io
+        assert entry["outputs"][0]["shape"] == [-1, 10]
+        if variant.format == "tflite":
+            assert entry["min_runtime_version"].count(".") == 2
+            assert all(isinstance(op, str) and isinstance(v, int) for op, v in entry["ops"])
+            assert {op for op, _ in entry["ops"]} <= set(BUILTIN_OPS) - {"CUSTOM"}  # no Flex
+        else:
+            assert entry["opset"] == 17
+        calibrated = entry["converter"]["calibration"]
+        assert (calibrated is not None) == (variant.activations != "fp32")
+        if calibrated:
+            assert calibrated["samples"] == 500
+
+
+def test_a_flipped_byte_is_refused_naming_the_file(fresh_bundle):
+    entry = manifest_of(fresh_bundle)["artifacts"]["int8"]
+    path = fresh_bundle / entry["file"]
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0x01
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ModelError, match=f"{entry['file']}: sha256 does not match"):
+        bundle.read_verified(fresh_bundle, entry)
+
+
+# --- bad input: one line, the right exit code, nothing changed ---------------------------------
+
+
+def assert_refused(proc, code: int, *phrases: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("lenet-edge: error:")]
+    assert len(lines) == 1, proc.stderr
+    for phrase in phrases:
+        assert phrase in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "phrases"),
+    [
+        (["--variant", "int4"], 2, ["unknown variant 'int4'", *VARIANT_NAMES]),
+        (["--calibration-samples", "0"], 2, ["--calibration-samples 0", "between 1 and"]),
+        (["--calibration-samples", "-5"], 2, ["--calibration-samples -5"]),
+        (["--opset", "12"], 2, ["unsupported opset 12", "13..18"]),
+        (["--opset", "19"], 2, ["unsupported opset 19"]),
+    ],
+    ids=["unknown-variant", "zero-calibration", "negative-calibration", "opset-12", "opset-19"],
+)
+def test_bad_options_exit_2_and_change_nothing(fresh_bundle, run_cli, args, code, phrases):
+    before = file_hashes(fresh_bundle)
+    proc = run_cli("convert", fresh_bundle, *args, check=False)
+    assert_refused(proc, code, *phrases)
+    assert file_hashes(fresh_bundle) == before
+
+
+def test_more_calibration_images_than_training_images_exit_2(fresh_bundle, run_cli):
+    num_train = manifest_of(fresh_bundle)["dataset"]["num_train"]
+    before = file_hashes(fresh_bundle)
+    proc = run_cli("convert", fresh_bundle, "--calibration-samples", num_train + 1, check=False)
+    assert_refused(proc, 2, f"--calibration-samples {num_train + 1}", f"and {num_train}")
+    assert file_hashes(fresh_bundle) == before
+
+
+def test_missing_weights_exit_4(fresh_bundle, run_cli):
+    (fresh_bundle / bundle.WEIGHTS).unlink()
+    before = file_hashes(fresh_bundle)
+    proc = run_cli("convert", fresh_bundle, check=False)
+    assert_refused(proc, 4, bundle.WEIGHTS, "missing")
+    assert file_hashes(fresh_bundle) == before
+
+
+def test_modified_weights_exit_4(fresh_bundle, run_cli):
+    weights = fresh_bundle / bundle.WEIGHTS
+    blob = bytearray(weights.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    weights.write_bytes(bytes(blob))
+    before = file_hashes(fresh_bundle)
+    proc = run_cli("convert", fresh_bundle, check=False)
+    assert_refused(proc, 4, bundle.WEIGHTS, "sha256 does not match")
+    assert file_hashes(fresh_bundle) == before
+
+
+def test_unreadable_weights_exit_4(fresh_bundle, run_cli):
+    # A corrupt file whose checksum train.json vouches for: Keras itself must fail to load it.
+    weights = fresh_bundle / bundle.WEIGHTS
+    weights.write_bytes(b"<html>not an HDF5 file</html>")
+    record = json.loads((fresh_bundle / bundle.TRAIN_JSON).read_text())
+    record["weights"] = bundle.file_entry(weights)
+    (fresh_bundle / bundle.TRAIN_JSON).write_text(json.dumps(record))
+    before = file_hashes(fresh_bundle)
+    proc = run_cli("convert", fresh_bundle, check=False)
+    assert_refused(proc, 4, bundle.WEIGHTS, "cannot load weights")
+    assert file_hashes(fresh_bundle) == before
+
+
+def test_a_directory_without_a_trained_model_exit_4(tmp_path, run_cli):
+    proc = run_cli("convert", tmp_path, check=False)
+    assert_refused(proc, 4, bundle.TRAIN_JSON)
+    assert not list(tmp_path.iterdir())
+
+
+def test_unwritable_directory_exit_5_and_keeps_the_artifacts(fresh_bundle):
+    before = file_hashes(fresh_bundle)
+    cmd = [sys.executable, "-m", "lenet_edge", "convert", str(fresh_bundle), "--variant", "fp32"]
+    if os.geteuid() == 0:
+        # root writes through 0555 directories; drop the capability that lets it.
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: cannot make a directory unwritable")
+        cmd = ["setpriv", "--bounding-set=-dac_override", *cmd]
+    fresh_bundle.chmod(0o555)
+    try:
+        env = {**os.environ, "LENET_EDGE_OFFLINE": "1"}  # as run_cli, which cannot add setpriv
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    finally:
+        fresh_bundle.chmod(0o755)
+    assert_refused(proc, 5, str(fresh_bundle))
+    assert file_hashes(fresh_bundle) == before
+
+
+# --- re-running ---------------------------------------------------------------------------------
+
+
+def test_reconverting_one_variant_replaces_it_and_keeps_the_others(fresh_bundle, run_cli):
+    before = manifest_of(fresh_bundle)
+    hashes = file_hashes(fresh_bundle)
+    proc = run_cli("convert", fresh_bundle, "--variant", "int8", "--calibration-samples", "100",
+                   "--json")
+    printed = json.loads(proc.stdout)
+    after = manifest_of(fresh_bundle)
+    assert printed == after["artifacts"]
+    assert after["artifacts"]["int8"]["converter"]["calibration"]["samples"] == 100
+    for variant in VARIANTS:
+        if variant.name != "int8":
+            assert after["artifacts"][variant.name] == before["artifacts"][variant.name]
+            assert bundle.sha256_file(fresh_bundle / variant.file) == hashes[variant.file]
+    int8 = after["artifacts"]["int8"]
+    assert bundle.read_verified(fresh_bundle, int8)  # the new file matches its new entry
+    assert bundle.load_reference(fresh_bundle, after).images.shape[0] > 0
+
+
+def test_artifacts_from_other_weights_are_dropped_not_kept(fresh_bundle, run_cli):
+    # As after retraining into the same folder: the old entries describe other weights.
+    manifest_path = fresh_bundle / bundle.MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    manifest["weights"]["sha256"] = "0" * 64
+    manifest_path.write_text(json.dumps(manifest))
+    run_cli("convert", fresh_bundle, "--variant", "fp32")
+    assert list(manifest_of(fresh_bundle)["artifacts"]) == ["fp32"]
+    assert not [p.name for p in fresh_bundle.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_data_changed_since_training_exit_3(fresh_bundle, run_cli):
+    train_path = fresh_bundle / bundle.TRAIN_JSON
+    record = json.loads(train_path.read_text())
+    record["dataset"]["fingerprint"] = "f" * 64
+    train_path.write_text(json.dumps(record))
+    before = file_hashes(fresh_bundle)
+    proc = run_cli("convert", fresh_bundle, check=False)
+    assert_refused(proc, 3, "differs from the data", "retrain")
+    assert file_hashes(fresh_bundle) == before
+
+
+# --- Fashion-MNIST: the issue's bars on a harder set -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fashion_bundle(tmp_path_factory, run_cli) -> Path:
+    from lenet_edge.errors import DataError
+
+    try:
+        data.load_dataset("fashion-mnist")
+    except DataError as exc:
+        pytest.skip(f"Fashion-MNIST is not installed here: {exc}")
+    out = tmp_path_factory.mktemp("fashion") / "model"
+    run_cli("train", "--dataset", "fashion-mnist", "--out", out, "--seed", "0")
+    run_cli("convert", out)
+    return out
+
+
+@pytest.mark.fashion
+@pytest.mark.parametrize("variant", VARIANT_NAMES)
+def test_fashion_round_trip(fashion_bundle, variant):
+    manifest = manifest_of(fashion_bundle)
+    reference = bundle.load_reference(fashion_bundle, manifest)
+    entry = manifest["artifacts"][variant]
+    logits = RUNNERS[entry["format"]](bundle.read_verified(fashion_bundle, entry),
+                                      data.preprocess(reference.images))
+    error = np.max(np.abs(logits - reference.logits))
+    if variant == "fp16":
+        # Fashion logits reach |40|, and fp16 weights err relative to the numbers they make:
+        # the Keras model itself with weights rounded to fp16 is off by 1.24e-2 here, so an
+        # absolute 1e-2 cannot hold. Two fp16 roundoffs (2 * 2^-11) of the largest logit can.
+        assert error <= 2 * 2.0**-11 * np.max(np.abs(reference.logits))
+    elif variant in MAX_ABS:
+        assert error <= MAX_ABS[variant]
+    else:
+        # 10,000 images: 99% allows 100 disagreements (measured 20-70).
+        agreement = np.mean(logits.argmax(1) == reference.logits.argmax(1))
+        assert agreement >= MIN_TOP1_AGREEMENT[variant]
