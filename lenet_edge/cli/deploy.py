@@ -120,7 +120,7 @@ def deploy(
     from lenet_edge.deploy import deploy as run_deploy
 
     result = run_deploy(model_dir, host, user=user, port=port, config=config, ssh=ssh,
-                        progress=lambda message: err.print(f"{host}: {message}"))
+                        progress=lambda message: _progress(err, host, message))
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))
     else:
@@ -150,10 +150,15 @@ def _fleet(model_dir, entries, config, ssh, parallel, as_json, err) -> None:
     from lenet_edge.deploy.tables import fleet_table
 
     outcomes = deploy_fleet(model_dir, entries, config, ssh, parallel,
-                            progress=lambda name, message: err.print(f"{name}: {message}"))
+                            progress=lambda name, message: _progress(err, name, message))
     if as_json:
         typer.echo(json.dumps([o.as_dict() for o in outcomes], indent=2))
     else:
         stdout_console().print(fleet_table(outcomes))
     if not all(o.ok for o in outcomes):
         raise typer.Exit(1)
+
+
+def _progress(err, name: str, message: str) -> None:
+    # Device output is plain text: brackets like [runtime] are not rich markup.
+    err.print(f"{name}: {message}", markup=False, highlight=False)

@@ -70,7 +70,7 @@ def ensure_runtime(
     python = managed_python(layout)
     facts = preflight.probe(transport, python, layout.root)
     marker = transport.run(_MARKER, [layout.root]).stdout.decode().strip()
-    if facts is not None and marker == wheel_sha:
+    if facts is not None and marker == wheel_sha and facts.modules.get("lenet_edge"):
         preflight.check_ready(where, facts, python, runtimes, f"{layout.root}/wheels/{wheel.name}")
         return python, facts
 

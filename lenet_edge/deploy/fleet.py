@@ -85,7 +85,7 @@ def _plain_entry(path: Path, n: int, line: str, user, port) -> HostEntry:
         target = parse_target(host, None if "@" in host else user, line_port)
     except UsageError as exc:
         raise UsageError(f"{path}:{n}: {exc}") from None
-    return HostEntry(name=target.host, target=target)
+    return HostEntry(name=target.label, target=target)  # host:port when not 22: unique
 
 
 def _read_ini(path: Path, content, user, port) -> list[HostEntry]:

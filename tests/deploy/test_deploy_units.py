@@ -62,7 +62,7 @@ def test_plain_hosts_file(tmp_path):
     hosts.write_text("# lab\npi1.local\npi@10.0.0.6:2222\n\n10.0.0.7\n")
     entries = read_hosts(hosts, user="admin")
     assert [(e.name, e.target.user, e.target.port) for e in entries] == [
-        ("pi1.local", "admin", 22), ("10.0.0.6", "pi", 2222), ("10.0.0.7", "admin", 22)]
+        ("pi1.local", "admin", 22), ("10.0.0.6:2222", "pi", 2222), ("10.0.0.7", "admin", 22)]
 
 
 def test_ansible_inventory_with_group_vars(tmp_path):
