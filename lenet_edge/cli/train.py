@@ -48,6 +48,7 @@ def train(
         help="Linear warm-up (default: 1, at most a tenth of --epochs).",
     ),
     weight_decay: float = typer.Option(1e-4, "--weight-decay", min=0),
+    label_smoothing: float = typer.Option(0.1, "--label-smoothing", min=0),
     validation_split: float = typer.Option(
         0.1, "--validation-split", help="Share of the training set held out, in [0, 0.5)."
     ),
@@ -72,6 +73,7 @@ def train(
         schedule=schedule,
         warmup_epochs=warmup_epochs,
         weight_decay=weight_decay,
+        label_smoothing=label_smoothing,
         validation_split=validation_split,
         seed=seed,
         activation=activation,
