@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 
@@ -33,10 +34,22 @@ def _python(runtime_venv, extra):
     return runtime_venv(extra) / "bin" / "python"
 
 
+def test_verify_and_benchmark_leave_tensorflow_unimported_where_it_is_installed(
+        digits_bundle, cli_env):
+    # The dev venv has TensorFlow: only here can an accidental import actually happen.
+    proc = subprocess.run(
+        [sys.executable, "-c", _LIBRARY_RUN, digits_bundle, *TOOLCHAIN_MODULES],
+        capture_output=True, text=True, timeout=300, env=cli_env(),
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"verify": True, "rows": 2, "toolchain": [], "runtimes": ["litert"]}
+
+
 @pytest.mark.parametrize("extra,runtime", [("runtime", "litert"),
                                            ("tflite-runtime", "tflite-runtime")])
-def test_verify_and_benchmark_never_import_tensorflow(runtime_venv, digits_bundle, cli_env,
-                                                      extra, runtime):
+def test_verify_and_benchmark_run_without_tensorflow(runtime_venv, digits_bundle, cli_env,
+                                                     extra, runtime):
     proc = subprocess.run(
         [_python(runtime_venv, extra), "-c", _LIBRARY_RUN, digits_bundle, *TOOLCHAIN_MODULES],
         capture_output=True, text=True, timeout=300, env=cli_env(),

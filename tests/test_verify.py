@@ -151,6 +151,12 @@ def test_cli_exit_codes(digits_bundle, run_cli, args, code, message):
         assert "Traceback" not in proc.stderr
 
 
+def test_cli_json_to_stdout_replaces_the_table(digits_bundle, run_cli):
+    proc = run_cli("verify", digits_bundle, "--variant", "int8", "--json", "-")
+    data = json.loads(proc.stdout)
+    assert [r["variant"] for r in data["results"]] == ["int8"]
+
+
 def test_cli_refuses_a_tampered_bundle_with_exit_4(fresh_bundle, run_cli):
     path = fresh_bundle / "lenet5_fp32.tflite"
     path.write_bytes(path.read_bytes()[:-1] + b"\x00")
