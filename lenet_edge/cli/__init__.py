@@ -94,6 +94,10 @@ def _register() -> None:
     from lenet_edge.cli import deploy
 
     app.command("deploy")(deploy.deploy)
+    from lenet_edge.cli import pipeline, report
+
+    app.command("pipeline")(pipeline.pipeline)
+    app.command("report")(report.report)
 
 
 _register()

@@ -1,0 +1,50 @@
+"""`lenet-edge report`: a self-contained HTML report (and Markdown) for a model bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lenet_edge.cli.runtime_options import BundleDir
+
+Prefer = Annotated[str | None, typer.Option(
+    "--prefer", help="Recommend the smallest ('size') or fastest ('latency') variant that "
+                     "passes the gates (default: the pipeline's choice, else size).")]
+
+
+def report(
+    model_dir: BundleDir,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="HTML file to write (default: MODEL_DIR/report.html); the "
+                            "Markdown goes beside it (.md).")] = None,
+    prefer: Prefer = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the paths and the recommendation as JSON.")] = False,
+) -> None:
+    """Write an HTML report (no network needed to view it) and a Markdown twin.
+
+    Reads only the bundle: verify.json and benchmark.json (written by 'lenet-edge pipeline',
+    or by verify / benchmark with --json MODEL_DIR/verify.json and MODEL_DIR/benchmark.json),
+    train.json, reference.npz and any device-*.json that 'lenet-edge deploy' brought back.
+    """
+    from rich.markup import escape
+
+    from lenet_edge.cli.runtime_options import stdout_console
+    from lenet_edge.report import write_report
+
+    written = write_report(model_dir, out, prefer)
+    rec = written.recommendation
+    if as_json:
+        typer.echo(json.dumps({
+            "html": str(written.html), "markdown": str(written.markdown),
+            "recommendation": rec.to_dict() if rec else None}, indent=2))
+        return
+    console = stdout_console()
+    if rec is not None:
+        name = f"{rec.variant} on {rec.runtime}" if rec.variant else "none"
+        console.print(f"[bold]recommended[/]: {escape(name)}: {escape(rec.reason)}")
+    console.print(f"report: {escape(str(written.html))} (Markdown: "
+                  f"{escape(str(written.markdown))})")

@@ -1,0 +1,320 @@
+"""train -> convert -> verify -> benchmark -> report, as one library call.
+
+Three processes, because TensorFlow and tflite_runtime cannot share one and the runtime half
+must be shown to run without TensorFlow (lenet_edge/pipeline_worker.py holds the children):
+
+- a toolchain child trains and converts (the only process that imports TensorFlow);
+- a runtime child verifies and benchmarks the bundle, writes `verify.json` and
+  `benchmark.json` into it, and records which toolchain modules it had loaded (none);
+- this process, which never imports TensorFlow, renders the report from the bundle.
+
+Children stream progress as JSON lines; an expected failure in a child comes back here as
+the same kind of LenetEdgeError, so the exit code is the one the single command would give.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lenet_edge import bundle, errors
+from lenet_edge.recommend import Outcome, Recommendation, check_preference, outcomes, recommend
+from lenet_edge.toolchain.train import TrainConfig
+
+STAGES = ("train", "convert", "verify", "benchmark", "report")
+# The names `lenet-edge deploy` looks for when it prints local figures beside a device's.
+VERIFY_JSON, BENCHMARK_JSON, PIPELINE_JSON = "verify.json", "benchmark.json", "pipeline.json"
+
+
+@dataclass(frozen=True)
+class BenchmarkSettings:
+    """Timing for the pipeline's benchmark: short, since it times every variant in turn.
+
+    Medians of a few hundred calls are stable to a few percent here; `lenet-edge benchmark`
+    (1000 runs, 2 s per row) is the command for figures to publish.
+    """
+
+    runs: int = 200
+    min_time: float = 0.25  # seconds per row, at least
+    warmup: int = 20
+    warmup_time: float = 0.05
+    batch: int = 64
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every option of a pipeline run; recorded in pipeline.json."""
+
+    train: TrainConfig
+    out: str
+    variants: tuple[str, ...] = ()  # empty: every variant in the catalogue
+    runtimes: tuple[str, ...] = ("auto",)
+    max_drop: float = 0.5
+    min_agreement: float = 0.99
+    prefer: str = "size"
+    bench: BenchmarkSettings = field(default_factory=BenchmarkSettings)
+    calibration_samples: int = 500
+
+
+@dataclass(frozen=True)
+class StageUpdate:
+    """Progress of one stage: `done` of `total` steps (total None until known)."""
+
+    stage: str
+    done: int
+    total: int | None
+    detail: str = ""
+    finished: bool = False
+    seconds: float | None = None  # wall time, once finished
+
+
+@dataclass
+class StageRecord:
+    """How long a stage took (wall and CPU) and in which process."""
+
+    stage: str
+    seconds: float
+    cpu_seconds: float
+    process: str  # "toolchain child", "runtime child" or "pipeline"
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineResult:
+    bundle: Path
+    verify: dict[str, Any]
+    benchmark: dict[str, Any]
+    outcomes: list[Outcome]
+    recommendation: Recommendation
+    report_html: Path
+    report_markdown: Path
+    stages: list[StageRecord]
+    runtime_child_toolchain_modules: list[str]  # empty: verify and benchmark ran TF-free
+
+    @property
+    def passed(self) -> bool:
+        """Every variant passed its gates on every runtime (as `lenet-edge verify`)."""
+        return bool(self.verify.get("passed")) and self.recommendation.variant is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed, "bundle": str(self.bundle),
+            "gates": self.verify.get("gates"),
+            "results": [o.to_dict() for o in self.outcomes],
+            "recommendation": self.recommendation.to_dict(),
+            "report": {"html": str(self.report_html), "markdown": str(self.report_markdown)},
+            "files": {"verify": str(self.bundle / VERIFY_JSON),
+                      "benchmark": str(self.bundle / BENCHMARK_JSON)},
+            "stages": [dataclasses.asdict(s) for s in self.stages],
+            "runtime_child_toolchain_modules": self.runtime_child_toolchain_modules,
+        }
+
+
+Progress = Callable[[StageUpdate], None]
+
+
+def check_config(config: PipelineConfig) -> None:
+    """Raise the UsageError (or MissingDependencyError) a stage would, before anything runs."""
+    from lenet_edge.runtime.runtimes import AUTO, check_runtime_name, get_runtime
+    from lenet_edge.runtime.timing import TimingPolicy
+    from lenet_edge.runtime.verify import check_gates
+    from lenet_edge.variants import resolve_variants
+
+    config.train.resolved()
+    resolve_variants(config.variants)
+    check_gates(config.max_drop, config.min_agreement, None)
+    check_preference(config.prefer)
+    b = config.bench
+    TimingPolicy(b.runs, b.min_time, b.warmup, b.warmup_time)
+    if isinstance(b.batch, bool) or not isinstance(b.batch, int) or b.batch < 1:
+        raise errors.UsageError(f"benchmark batch must be an integer >= 1, got {b.batch!r}")
+    if config.calibration_samples < 1:
+        raise errors.UsageError(
+            f"--calibration-samples must be at least 1, got {config.calibration_samples}")
+    for name in config.runtimes:
+        if check_runtime_name(name) != AUTO:
+            spec = get_runtime(name)
+            if not spec.installed():
+                spec.require()  # MissingDependencyError naming the extra, before training
+
+
+def run_pipeline(config: PipelineConfig, progress: Progress | None = None) -> PipelineResult:
+    """Train, convert, verify, benchmark and report into `config.out`.
+
+    Returns:
+        The result; `passed` is False when a variant failed a gate or could not load, or
+        nothing can be recommended. The report is written either way.
+
+    Raises:
+        LenetEdgeError subclasses from any stage, as the single commands raise them.
+    """
+    check_config(config)
+    tracker = _StageTracker(progress or (lambda update: None))
+    _run_worker("toolchain", {
+        "train": dataclasses.asdict(config.train), "out": str(config.out),
+        "variants": list(config.variants), "calibration_samples": config.calibration_samples,
+    }, tracker, "toolchain child")
+    return _evaluate(config, tracker)
+
+
+def evaluate(config: PipelineConfig, progress: Progress | None = None) -> PipelineResult:
+    """The pipeline after conversion: verify, benchmark and report the bundle at `config.out`.
+
+    For a bundle that is already converted (its training options in `config` are unused).
+    """
+    check_config(config)
+    return _evaluate(config, _StageTracker(progress or (lambda update: None)))
+
+
+def _evaluate(config: PipelineConfig, tracker: _StageTracker) -> PipelineResult:
+    out = Path(config.out)
+    modules = _run_worker("runtime", {
+        "bundle": str(out), "variants": list(config.variants), "runtimes": list(config.runtimes),
+        "max_drop": config.max_drop, "min_agreement": config.min_agreement,
+        "bench": dataclasses.asdict(config.bench),
+        "verify_json": VERIFY_JSON, "benchmark_json": BENCHMARK_JSON,
+    }, tracker, "runtime child").get("toolchain_modules", [])
+    verify = json.loads((out / VERIFY_JSON).read_text())
+    bench = json.loads((out / BENCHMARK_JSON).read_text())
+    record = {"config": dataclasses.asdict(config), "stages": tracker.as_dicts(),
+              "runtime_child_toolchain_modules": modules}
+    bundle.write_json(out / PIPELINE_JSON, record)  # the report reads the preference from it
+
+    from lenet_edge.report import write_report
+
+    tracker.begin("report", total=1)
+    cpu_before = _own_cpu()
+    written = write_report(out, prefer=config.prefer)
+    tracker.finish("report", _own_cpu() - cpu_before, "pipeline",
+                   {"html": str(written.html), "markdown": str(written.markdown)})
+    record["stages"] = tracker.as_dicts()
+    bundle.write_json(out / PIPELINE_JSON, record)
+    manifest = bundle.read_manifest(out)
+    sizes = {name: entry["bytes"] for name, entry in manifest["artifacts"].items()}
+    return PipelineResult(
+        out, verify, bench, outcomes(verify, bench, sizes),
+        recommend(verify, bench, config.prefer, sizes), written.html, written.markdown,
+        tracker.records, modules)
+
+
+class _StageTracker:
+    """Wall and CPU time per stage, and the progress updates the caller sees."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.records: list[StageRecord] = []
+        self._started: dict[str, float] = {}
+        self._totals: dict[str, int | None] = {}
+        self._cpu_mark = 0.0  # the current child's CPU seconds at its last finished stage
+
+    def new_process(self) -> None:
+        """The next child's CPU counter starts at zero."""
+        self._cpu_mark = 0.0
+
+    def begin(self, stage: str, total: int | None = None, detail: str = "") -> None:
+        self._started.setdefault(stage, time.perf_counter())
+        self._totals[stage] = total
+        self.progress(StageUpdate(stage, 0, total, detail))
+
+    def step(self, stage: str, done: int, total: int | None, detail: str) -> None:
+        self._totals[stage] = total
+        self.progress(StageUpdate(stage, done, total, detail))
+
+    def finish(self, stage: str, cpu_seconds: float, process: str,
+               summary: dict[str, Any]) -> None:
+        seconds = time.perf_counter() - self._started.get(stage, time.perf_counter())
+        self.records.append(StageRecord(stage, round(seconds, 3), round(cpu_seconds, 3),
+                                        process, summary))
+        total = self._totals.get(stage) or 1
+        self.progress(StageUpdate(stage, total, total, "", finished=True, seconds=seconds))
+
+    def child_event(self, event: dict[str, Any], process: str) -> None:
+        stage = event["stage"]
+        if event["event"] == "start":
+            self.begin(stage, event.get("total"), event.get("detail", ""))
+        elif event["event"] == "progress":
+            self.step(stage, event["done"], event.get("total"), event.get("detail", ""))
+        elif event["event"] == "finished":
+            cpu = event["cpu_seconds"] - self._cpu_mark
+            self._cpu_mark = event["cpu_seconds"]
+            self.finish(stage, cpu, process, event.get("summary", {}))
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [dataclasses.asdict(r) for r in self.records]
+
+
+def _run_worker(kind: str, request: dict[str, Any], tracker: _StageTracker,
+                process: str) -> dict[str, Any]:
+    """Run `python -m lenet_edge.pipeline_worker KIND`, relaying its events; return its result.
+
+    The child's stderr (TensorFlow's chatter) goes to a temporary file and is shown only in
+    an error message; LENET_EDGE_DEBUG=1 lets it through.
+    """
+    cmd = [sys.executable, "-m", "lenet_edge.pipeline_worker", kind]
+    tracker.new_process()
+    first_stage = STAGES[0] if kind == "toolchain" else STAGES[2]
+    tracker.begin(first_stage)  # the clock includes starting Python and importing
+    result: dict[str, Any] = {}
+    failure: dict[str, Any] | None = None
+    with tempfile.TemporaryFile("w+") as log:
+        debug = bool(os.environ.get("LENET_EDGE_DEBUG"))
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=None if debug else log, text=True)
+        try:
+            proc.stdin.write(json.dumps(request))
+            proc.stdin.close()
+            for line in proc.stdout:
+                event = json.loads(line)
+                if event["event"] == "error":
+                    failure = event
+                elif event["event"] == "result":
+                    result = event["result"]
+                else:
+                    tracker.child_event(event, process)
+            code = proc.wait()
+        except BaseException:  # interrupted, or a bug here: never leave the child running
+            proc.kill()
+            proc.wait()
+            raise
+        if code != 0:
+            log.seek(0)
+            raise _child_error(kind, code, failure, _last_line(log.read()))
+    return result
+
+
+_BY_EXIT_CODE = {cls.exit_code: cls for cls in (
+    errors.UsageError, errors.DataError, errors.ModelError, errors.OutputError,
+    errors.MissingDependencyError, errors.DeviceError)}
+
+
+def _child_error(kind: str, code: int, failure: dict[str, Any] | None,
+                 stderr_tail: str) -> BaseException:
+    """The exception the child raised, rebuilt here so the CLI maps it to the same exit code."""
+    if code == 130:
+        return KeyboardInterrupt()
+    if failure and failure.get("exit_code") is not None:
+        cls = _BY_EXIT_CODE.get(failure["exit_code"], errors.LenetEdgeError)
+        return cls(failure["message"])
+    detail = failure["message"] if failure else stderr_tail or "no message"
+    return RuntimeError(f"the {kind} stage exited with status {code}: {detail}")
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
