@@ -79,6 +79,29 @@ def manifest_of(folder: Path) -> dict:
     return bundle.read_manifest(folder)
 
 
+# --- the recipes and the catalogue agree (TF-free imports) ---------------------------------
+
+
+def test_every_variant_has_exactly_one_recipe_that_fits_its_row():
+    from lenet_edge.toolchain.convert import RECIPES
+
+    for fmt, table in RECIPES.items():
+        assert set(table) == {v.name for v in VARIANTS if v.format == fmt}
+    for variant in VARIANTS:
+        recipe = RECIPES[variant.format][variant.name]
+        # Calibration is what quantises activations; int8 I/O only where the row says so.
+        assert recipe.calibrate == (variant.activations != "fp32"), variant.name
+        assert getattr(recipe, "io_type", None) in (None, "float32", variant.io)
+        assert "SELECT_TF_OPS" not in str(recipe.as_manifest())  # tflite-runtime lacks Flex
+
+
+def test_cli_and_library_share_the_calibration_default():
+    from lenet_edge.cli.convert import DEFAULT_CALIBRATION_SAMPLES as cli_default
+    from lenet_edge.toolchain.convert import DEFAULT_CALIBRATION_SAMPLES
+
+    assert cli_default == DEFAULT_CALIBRATION_SAMPLES
+
+
 # --- round trip -----------------------------------------------------------------------------
 
 

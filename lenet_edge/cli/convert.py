@@ -12,22 +12,22 @@ from rich.table import Table
 
 from lenet_edge.variants import VARIANT_NAMES
 
-DEFAULT_CALIBRATION_SAMPLES = 500  # as lenet_edge.toolchain.convert (not imported: it is heavy)
-
-
-_VARIANT_HELP = f"Variant to convert, repeatable [default: all of {', '.join(VARIANT_NAMES)}]."
+# Mirrors lenet_edge.toolchain.convert's default (a test holds them equal); importing the
+# toolchain here would slow down `--help`.
+DEFAULT_CALIBRATION_SAMPLES = 500
+_VARIANT_HELP = f"Variant to convert, repeatable; default all: {', '.join(VARIANT_NAMES)}."
 
 
 def convert(
     model_dir: Annotated[Path, typer.Argument(help="Directory written by 'lenet-edge train'.")],
     variant: Annotated[
-        list[str] | None, typer.Option("--variant", "-v", help=_VARIANT_HELP)
+        list[str] | None, typer.Option("--variant", help=_VARIANT_HELP)
     ] = None,
     calibration_samples: Annotated[int, typer.Option(
         "--calibration-samples", help="Training images that calibrate int8, int16x8, onnx-int8.",
     )] = DEFAULT_CALIBRATION_SAMPLES,
     opset: Annotated[int | None, typer.Option(
-        "--opset", help="ONNX opset, 13..18 [default: 17].")] = None,
+        "--opset", help="ONNX opset, 13 to 18; default 17.")] = None,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the manifest's artifacts as JSON.")] = False,
 ) -> None:
