@@ -113,8 +113,8 @@ def decode_grey(data: bytes, source: str = "image") -> np.ndarray:
         DataError: not one of the allowed formats, over MAX_IMAGE_PIXELS, or corrupt.
         MissingDependencyError: Pillow is not installed.
     """
-    image_module = _pillow()
-    Image = image_module  # noqa: N806 -- Pillow's own module name reads best here
+    Image = _pillow()  # noqa: N806 -- Pillow's own module name reads best here
+    from PIL import ImageOps
     if not data:
         raise DataError(f"{source}: empty file; expected a PNG, JPEG or BMP image")
     other = _other_format(data)
@@ -128,7 +128,14 @@ def decode_grey(data: bytes, source: str = "image") -> np.ndarray:
             _check_size(_open(Image, data), source)  # header only: no pixels decoded yet
             _open(Image, data).verify()  # checksums (PNG CRCs) without decoding
             image = _open(Image, data)
+            if image.format == "JPEG" and max(image.size) > WORKING_SIDE:
+                # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT: a 50 MP photo
+                # then never occupies 150 MB of RGB on a Pi.
+                factor = -(-max(image.size) // WORKING_SIDE)
+                image.draft("L", (-(-image.size[0] // factor), -(-image.size[1] // factor)))
             image.load()
+            # Phones store a portrait photo sideways plus an EXIF note to turn it upright.
+            ImageOps.exif_transpose(image, in_place=True)
             grey = _to_grey(Image, image)
     except DataError:
         raise

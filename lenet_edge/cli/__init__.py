@@ -91,6 +91,9 @@ def _register() -> None:
     app.command("verify")(verify.verify)
     app.command("benchmark")(benchmark.benchmark)
     app.command("inspect")(inspect.inspect)
+    from lenet_edge.cli import predict
+
+    app.command("predict")(predict.predict)
     from lenet_edge.cli import deploy
 
     app.command("deploy")(deploy.deploy)

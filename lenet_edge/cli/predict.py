@@ -1,0 +1,76 @@
+"""`lenet-edge predict`: the top-k classes of pictures or .npy batches, on a converted model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lenet_edge.cli.runtime_options import stdout_console
+
+
+def predict(
+    model: Annotated[Path, typer.Argument(
+        help="A model bundle folder, or a .tflite / .onnx file.", show_default=False)],
+    images: Annotated[list[Path], typer.Argument(
+        help="PNG, JPEG or BMP pictures (any size, colour or grey, either polarity), or .npy "
+             "batches: uint8 (N, 28, 28) / (28, 28), or float in [0, 1], taken as is.",
+        show_default=False)],
+    top_k: Annotated[int, typer.Option(
+        "--top-k", "-k", help="Classes to show per image, most probable first.")] = 3,
+    variant: Annotated[str | None, typer.Option(
+        "--variant", "-v", help="Bundle variant (default: fp32 if present and runnable, "
+        "else the first runnable one).")] = None,
+    runtime: Annotated[str, typer.Option(
+        "--runtime", "-r", help="auto, litert, tflite-runtime or onnxruntime "
+        "(default: auto = the first installed interpreter for the model's format).")] = "auto",
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print [{image, predictions: [{class, label, probability}]}] as JSON "
+        "(what ran goes to stderr).")] = False,
+) -> None:
+    """Show the top-k classes of each image, with probabilities.
+
+    A picture becomes MNIST-like: grey, inverted if its background is light, framed in 28x28.
+
+    One bad image (missing, empty, corrupt, not PNG/JPEG/BMP, over 50 MP) stops it: exit 3.
+
+    Needs no TensorFlow: runs on the device with the runtime extra installed.
+    """
+    from lenet_edge.predict import predict as run_predict
+
+    result = run_predict(model, images, top_k=top_k, variant=variant, runtime=runtime)
+    if as_json:
+        from rich.console import Console
+
+        Console(stderr=True, highlight=False).print(_what_ran(result), markup=False)
+        typer.echo(json.dumps(result.to_list(), indent=2))
+        return
+    stdout_console().print(_table(result, top_k))
+
+
+def _what_ran(result) -> str:
+    variant = f"variant {result.variant} ({result.variant_reason})" if result.variant else \
+        "a model file"
+    return (f"{result.model}: {variant} on {result.runtime} {result.runtime_version}"
+            + (f", {result.dataset} classes" if result.dataset else ""))
+
+
+def _table(result, top_k: int):
+    """What ran on one line (a table title would wrap at the table's width), then the table."""
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, caption="probability = softmax of the model's logits")
+    table.add_column("image")
+    for rank in range(1, top_k + 1):
+        table.add_column(f"#{rank}", no_wrap=True)
+    for p in result.predictions:
+        cells = [Text(p.image)]  # Text: brackets in file names are not markup
+        cells += [Text(f"{c.label} {c.probability:.1%}", style="bold" if i == 0 else "")
+                  for i, c in enumerate(p.top)]
+        table.add_row(*cells)
+    return Group(Text(_what_ran(result)), table)

@@ -1,0 +1,246 @@
+"""Classify images with a converted model: a bundle variant or a bare .tflite / .onnx file.
+
+TF-free: numpy, one interpreter, and Pillow for pictures (all in `lenet-edge[runtime]`).
+
+    from lenet_edge.predict import predict
+    result = predict("model/", ["seven.png", "batch.npy"], top_k=3)
+    for p in result.predictions:
+        print(p.image, p.top[0].label, p.top[0].probability)
+
+Models are loaded only once vouched for: a bundle artifact (or a file the bundle next to it
+lists) must match its manifest's sha256; a bare file is checked by the pure-Python reader and
+then loaded once in a child process (as `inspect` does) before this process loads it, so a
+file that crashes the interpreter cannot take the command down with a core dump.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lenet_edge import bundle
+from lenet_edge.data import CLASS_NAMES, preprocess
+from lenet_edge.errors import ModelError, UsageError
+from lenet_edge.image_files import read_images
+from lenet_edge.runtime.plan import plan_jobs, read_artifacts
+from lenet_edge.runtime.runner import IMAGE_SHAPE, IncompatibleModelError, Runner, load_runner
+from lenet_edge.runtime.runtimes import AUTO, auto_runtime, get_runtime, resolve_runtime
+from lenet_edge.variants import VARIANT_NAMES, get_variant
+
+DEFAULT_VARIANT = "fp32"  # the reference conversion: what the float model would say
+
+
+@dataclass(frozen=True)
+class ClassScore:
+    """One class of a prediction: its index, its name and its softmax probability."""
+
+    index: int
+    label: str
+    probability: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"class": self.index, "label": self.label, "probability": self.probability}
+
+
+@dataclass(frozen=True)
+class ImagePrediction:
+    """The top-k classes of one image, most probable first."""
+
+    image: str
+    top: tuple[ClassScore, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"image": self.image, "predictions": [c.to_dict() for c in self.top]}
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    """What ran (model, variant, runtime) and one ImagePrediction per image, in input order."""
+
+    model: str
+    variant: str | None  # None for a bare model file no bundle lists
+    variant_reason: str  # why this variant: "requested", "default", ...
+    runtime: str
+    runtime_version: str
+    dataset: str | None
+    predictions: list[ImagePrediction]
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """The `--json` output: [{image, predictions: [{class, label, probability}]}]."""
+        return [p.to_dict() for p in self.predictions]
+
+
+def predict(model: str | os.PathLike, images: Sequence[str | os.PathLike] | np.ndarray,
+            top_k: int = 3, variant: str | None = None, runtime: str = AUTO) -> PredictResult:
+    """Classify pictures, .npy batches or an array of frames; return the top-k classes of each.
+
+    Args:
+        model: a bundle folder, or a .tflite / .onnx file.
+        images: paths (PNG, JPEG, BMP, or .npy batches: see `lenet_edge.image_files`), or a
+            uint8 array (N, 28, 28) of MNIST-form frames, named `array[i]`.
+        top_k: classes per image, 1..number of classes.
+        variant: the bundle variant to use; None picks fp32 when present and runnable, else
+            the first runnable variant in catalogue order. Not allowed with a model file.
+        runtime: "auto" or a runtime name (see `lenet_edge.runtime.runtimes`).
+
+    Returns:
+        A PredictResult; probabilities are the softmax of the model's logits.
+
+    Raises:
+        UsageError: bad top_k, unknown variant or runtime, a variant given with a model file.
+        DataError: an image cannot be read (nothing is predicted then; the file is named).
+        ModelError: missing, corrupt or tampered model, wrong input shape, or a runtime
+            that cannot run it (IncompatibleModelError).
+        MissingDependencyError: no interpreter for the format, or no Pillow for pictures.
+    """
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise UsageError(f"--top-k must be an integer >= 1, got {top_k!r}")
+    names, frames = _frames(images)  # every image checked before any model loads
+    path = Path(model)
+    if path.is_dir():
+        loaded = _load_from_bundle(path, variant, runtime, reason=None)
+    elif path.is_file():
+        loaded = _load_model_file(path, variant, runtime)
+    else:
+        raise ModelError(f"{path}: no such file or directory (expected a model bundle or a "
+                         ".tflite / .onnx file)")
+    runner, meta = loaded
+    logits = runner.predict(preprocess(frames))
+    class_names = _class_names(meta["dataset"], logits.shape[1])
+    if top_k > len(class_names):
+        raise UsageError(f"--top-k {top_k} exceeds the model's {len(class_names)} classes")
+    probabilities = softmax(logits)
+    predictions = [_top(name, p, class_names, top_k)
+                   for name, p in zip(names, probabilities, strict=True)]
+    return PredictResult(model=str(path), runtime=runner.runtime,
+                         runtime_version=runner.runtime_version, predictions=predictions,
+                         **meta)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64 (shifted by the row maximum, so no overflow)."""
+    shifted = np.asarray(logits, dtype=np.float64)
+    shifted = shifted - shifted.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+# --- models --------------------------------------------------------------------------------
+
+
+def _load_from_bundle(bundle_dir: Path, variant: str | None, runtime: str,
+                      reason: str | None) -> tuple[Runner, dict[str, Any]]:
+    manifest = bundle.read_manifest(bundle_dir)
+    if variant is None:
+        variant, reason = _default_variant(manifest["artifacts"], runtime)
+    jobs, _ = plan_jobs(manifest, [variant], [runtime])
+    job = jobs[0]  # one named variant on one runtime: plan_jobs raises rather than return none
+    data = read_artifacts(bundle_dir, [job])[job.variant]
+    runner = load_runner(data, job.entry["format"], job.runtime.name)
+    _check_input(runner, str(bundle_dir / job.entry["file"]))
+    dataset = manifest.get("dataset")
+    dataset = dataset.get("name") if isinstance(dataset, dict) else None
+    return runner, {"variant": job.variant, "variant_reason": reason or "requested",
+                    "dataset": dataset}
+
+
+def _default_variant(artifacts: dict[str, Any], runtime: str) -> tuple[str, str]:
+    """fp32 if the bundle has it and something here runs it, else the first runnable one."""
+    known = [v for v in VARIANT_NAMES if v in artifacts]
+    if not known:
+        raise ModelError("the bundle holds no converted variants; run 'lenet-edge convert'")
+    ordered = sorted(known, key=lambda v: v != DEFAULT_VARIANT)  # stable: fp32 first
+
+    def runnable(name: str) -> bool:
+        fmt = artifacts[name]["format"]
+        if runtime == AUTO:
+            return fmt in ("tflite", "onnx") and auto_runtime(fmt) is not None
+        return get_runtime(runtime).format == fmt
+
+    chosen = next((v for v in ordered if runnable(v)), ordered[0])
+    if chosen == DEFAULT_VARIANT:
+        return chosen, "default"
+    if DEFAULT_VARIANT not in artifacts:
+        return chosen, f"the bundle has no {DEFAULT_VARIANT}"
+    if runtime == AUTO:
+        return chosen, f"no {artifacts[DEFAULT_VARIANT]['format']} runtime is installed"
+    return chosen, f"{DEFAULT_VARIANT} does not run on {runtime}"
+
+
+def _load_model_file(path: Path, variant: str | None,
+                     runtime: str) -> tuple[Runner, dict[str, Any]]:
+    listed = _listing_variant(path)
+    if listed is not None:
+        if variant is not None and get_variant(variant).name != listed:
+            raise UsageError(f"{path} is variant {listed!r} of its bundle, not {variant!r}; "
+                             f"pass the bundle folder {path.parent} to choose a variant")
+        return _load_from_bundle(path.parent, listed, runtime, reason="the file given")
+    if variant is not None:
+        raise UsageError(f"--variant applies to a bundle folder; {path} is a model file")
+    from lenet_edge.runtime import model_file
+    from lenet_edge.runtime.inspect import probe_runtime
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    fmt = model_file.detect_format(data, str(path))
+    model_file.check_model_bytes(data, fmt, str(path))  # pure Python, bounds-checked
+    spec = resolve_runtime(runtime, fmt)
+    check = probe_runtime(data, fmt, spec)  # a crash here kills only the child
+    if check.status == "incompatible":
+        raise IncompatibleModelError(f"{path}: {check.message}", spec.name,
+                                     check.version or spec.version())
+    if check.status != "ok":
+        raise ModelError(f"{path}: {spec.name} cannot load it ({check.status}: "
+                         f"{check.message})")
+    runner = load_runner(data, fmt, spec.name)
+    _check_input(runner, str(path))
+    return runner, {"variant": None, "variant_reason": "a model file", "dataset": None}
+
+
+def _listing_variant(path: Path) -> str | None:
+    """The variant whose file `path` is, if a bundle manifest beside it lists it."""
+    if not (path.parent / bundle.MANIFEST).is_file():
+        return None
+    manifest = bundle.read_manifest(path.parent)
+    return next((name for name, entry in manifest["artifacts"].items()
+                 if entry["file"] == path.name and name in VARIANT_NAMES), None)
+
+
+def _check_input(runner: Runner, source: str) -> None:
+    if tuple(runner.input_shape) != IMAGE_SHAPE:
+        raise ModelError(f"{source}: model input is {tuple(runner.input_shape)} per image; "
+                         f"predict feeds {IMAGE_SHAPE} (28x28 greyscale)")
+
+
+# --- images and classes --------------------------------------------------------------------
+
+
+def _frames(images: Sequence[str | os.PathLike] | np.ndarray) -> tuple[list[str], np.ndarray]:
+    if isinstance(images, np.ndarray):
+        frames = images.reshape(1, *images.shape) if images.ndim == 2 else images
+        preprocess(frames)  # raises DataError for anything but uint8 28x28 frames
+        return [f"array[{i}]" for i in range(frames.shape[0])], frames
+    if isinstance(images, (str, os.PathLike)):
+        images = [images]
+    return read_images(list(images))
+
+
+def _class_names(dataset: str | None, num_classes: int) -> tuple[str, ...]:
+    names = CLASS_NAMES.get(dataset or "")
+    if names is None or len(names) != num_classes:
+        return tuple(str(i) for i in range(num_classes))
+    return names
+
+
+def _top(image: str, probabilities: np.ndarray, class_names: tuple[str, ...],
+         k: int) -> ImagePrediction:
+    order = np.argsort(-probabilities, kind="stable")[:k]  # ties: the lower class first
+    return ImagePrediction(image, tuple(
+        ClassScore(int(i), class_names[i], float(probabilities[i])) for i in order))
