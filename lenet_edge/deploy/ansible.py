@@ -128,9 +128,8 @@ def playbook(files: list[str], sha256sums: str, wheel: str, config: DeployConfig
         *_install_runtime(wheel, config),
         {"name": "Create the partial release directory",
          "ansible.builtin.file": {"path": partial, "state": "directory", "mode": "0755"}},
-        *[{"name": f"Upload {name}", "ansible.builtin.copy": {
-            "src": f"bundle/{name}", "dest": f"{partial}/{name}", "mode": "0644"}}
-          for name in files],
+        {"name": f"Upload the device bundle ({', '.join(files)})", "ansible.builtin.copy": {
+            "src": "bundle/", "dest": f"{partial}/", "mode": "0644"}},
         _sh("Check every sha256 on the device", install.CHECK_SCRIPT, ROOT, RELEASE,
             stdin="{{ sha256sums }}"),
         _sh("Finalize the release", install.FINALIZE_SCRIPT, ROOT, RELEASE),
@@ -145,11 +144,12 @@ def playbook(files: list[str], sha256sums: str, wheel: str, config: DeployConfig
         steps += _device_check("benchmark", config)
     steps.append(_sh("Keep the live release and the one before it", install.PRUNE_SCRIPT, ROOT,
                      RELEASE, "{{ previous | regex_replace('^releases/', '') }}"))
+    relative = not root.startswith("/")  # then the home directory comes from gathered facts
     return [{
         "name": "Deploy a lenet-edge bundle, verify it on each device, fetch the results",
         "hosts": "devices",
-        "gather_facts": True,
-        "gather_subset": ["min"],
+        "gather_facts": relative,
+        **({"gather_subset": ["min"]} if relative else {}),
         "vars": {
             "remote_dir": root,
             "root": "{{ remote_dir if remote_dir.startswith('/') "
