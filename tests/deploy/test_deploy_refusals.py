@@ -154,3 +154,16 @@ def test_device_without_a_package_index_stops_with_the_download_command(
     assert "--wheelhouse wheelhouse" in proc.stderr
     assert (remote_dir / "venv" / "bin" / "python").exists()  # the venv itself was made
     assert not (remote_dir / "current").exists()
+
+
+def test_shell_syntax_in_the_remote_dir_stays_a_literal_path(
+    run_cli, synthetic_bundle, tmp_path, ssh_args, device_python
+):
+    # Remote commands get their parameters as quoted positional arguments, never spliced.
+    odd = tmp_path / "device" / "$(touch SENTINEL); touch SENTINEL `touch SENTINEL`"
+    proc = deploy_cli(run_cli, synthetic_bundle, "127.0.0.1", *ssh_args, "--remote-dir", odd,
+                      "--remote-python", device_python, "--no-verify", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (odd / "current" / "manifest.json").is_file()
+    assert not (tmp_path / "SENTINEL").exists()
+    assert not (Path.home() / "SENTINEL").exists()  # remote commands start in the home
