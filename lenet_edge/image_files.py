@@ -113,8 +113,7 @@ def decode_grey(data: bytes, source: str = "image") -> np.ndarray:
         DataError: not one of the allowed formats, over MAX_IMAGE_PIXELS, or corrupt.
         MissingDependencyError: Pillow is not installed.
     """
-    Image = _pillow()  # noqa: N806 -- Pillow's own module name reads best here
-    from PIL import ImageOps
+    Image, ImageOps = _pillow()  # noqa: N806 -- Pillow's own module names read best here
     if not data:
         raise DataError(f"{source}: empty file; expected a PNG, JPEG or BMP image")
     other = _other_format(data)
@@ -228,8 +227,9 @@ def _check_npy_header(stream, size: int) -> None:
 
 
 def _pillow():
+    """Pillow's Image and ImageOps modules, with the decompression-bomb limit in force."""
     try:
-        from PIL import Image
+        from PIL import Image, ImageOps
     except ImportError as exc:
         raise MissingDependencyError(
             f"reading PNG, JPEG and BMP images needs Pillow: pip install 'lenet-edge[runtime]' "
@@ -238,7 +238,7 @@ def _pillow():
     # Tighten, never loosen: a stricter limit set by the embedding program stays.
     if Image.MAX_IMAGE_PIXELS is None or Image.MAX_IMAGE_PIXELS > MAX_IMAGE_PIXELS:
         Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-    return Image
+    return Image, ImageOps
 
 
 def _open(Image, data: bytes):  # noqa: N803 -- the PIL.Image module
