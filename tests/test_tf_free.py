@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-COMMANDS = ("train", "convert", "verify", "benchmark", "inspect", "deploy")
+COMMANDS = ("pipeline", "train", "convert", "verify", "benchmark", "inspect", "predict", "report",
+            "deploy")
 
 
 def modules_after(code: str, env: dict[str, str]) -> set[str]:
