@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from bundle_tampering import newer_op_bundle
 
 from lenet_edge.errors import UsageError
 from lenet_edge.runtime.bench import benchmark
@@ -49,8 +50,9 @@ def test_json_has_machine_and_documented_fields(report):
     assert data["comparison"] is None and data["passed"] is True
 
 
-def test_dynamic_on_tflite_runtime_is_a_row_not_a_crash(digits_bundle):
-    report = benchmark(digits_bundle, variants=["dynamic"], runtimes=["tflite-runtime"], **QUICK)
+def test_an_incompatible_variant_is_a_row_not_a_crash(digits_bundle):
+    newer = newer_op_bundle(digits_bundle)
+    report = benchmark(newer, variants=["int8"], runtimes=["tflite-runtime"], **QUICK)
     (row,) = report.results
     assert row.status == "incompatible" and row.mean_us is None
     assert "FULLY_CONNECTED version 12" in row.message

@@ -6,6 +6,7 @@ import json
 import struct
 
 import pytest
+from bundle_tampering import newer_op_bundle, with_signature_defs_length
 
 from lenet_edge.errors import ModelError
 from lenet_edge.runtime.inspect import inspect_model
@@ -28,8 +29,9 @@ def test_tflite_int8_shows_quantised_io_ops_and_runtimes(digits_bundle, run_cli)
         "litert": "ok", "tflite-runtime": "ok"}
 
 
-def test_dynamic_is_reported_incompatible_on_tflite_runtime(digits_bundle, run_cli):
-    report = _inspect_json(run_cli, digits_bundle / "lenet5_dynamic.tflite")
+def test_an_op_too_new_for_tflite_runtime_is_reported_incompatible(digits_bundle, run_cli):
+    newer = newer_op_bundle(digits_bundle)
+    report = _inspect_json(run_cli, newer / "lenet5_int8.tflite")
     assert ["FULLY_CONNECTED", 12] in report["ops"]
     checks = {c["runtime"]: c for c in report["runtimes"]}
     assert checks["litert"]["status"] == "ok"
@@ -96,3 +98,22 @@ def test_a_memory_bomb_is_contained_in_the_child(digits_bundle, tmp_path, run_cl
     checks = {c["runtime"]: c["status"] for c in report["runtimes"]}
     assert checks["tflite-runtime"] == "out of memory"
     assert checks["litert"] != "ok"
+
+
+def test_a_model_that_segfaults_an_interpreter_does_not_take_the_cli_down(digits_bundle,
+                                                                           tmp_path, run_cli):
+    """Found by fuzzing: a signature_defs vector claiming 1000 entries makes tflite-runtime
+    2.14 read past the file and die of SIGSEGV (ai-edge-litert's verifier refuses it)."""
+    path = tmp_path / "crash.tflite"
+    path.write_bytes(with_signature_defs_length(
+        (digits_bundle / "lenet5_int8.tflite").read_bytes(), 1000))
+    proc = run_cli("inspect", path, "--json", check=False)
+    if proc.returncode == 4:
+        # The pure-Python reader caught it before any interpreter: the stronger outcome.
+        assert "not a valid TFLite model" in proc.stderr
+        return
+    assert proc.returncode == 0, proc.stderr
+    checks = {c["runtime"]: c for c in json.loads(proc.stdout)["runtimes"]}
+    assert checks["tflite-runtime"]["status"] == "crashed"
+    assert "SIGSEGV" in checks["tflite-runtime"]["message"]
+    assert checks["litert"]["status"] == "corrupt"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from bundle_tampering import newer_op_bundle
 
 from lenet_edge import bundle
 from lenet_edge.data import preprocess
@@ -32,6 +33,7 @@ def _artifact(bundle_dir, manifest, variant) -> bytes:
 @pytest.mark.parametrize(
     "variant,runtime",
     [(v, "litert") for v in TFLITE_VARIANTS]
+    # dynamic: per-channel dense weights need FULLY_CONNECTED 12, which tflite-runtime lacks
     + [(v, "tflite-runtime") for v in TFLITE_VARIANTS if v != "dynamic"]
     + [(v, "onnxruntime") for v in ONNX_VARIANTS],
 )
@@ -91,12 +93,16 @@ def test_prepared_call_returns_the_models_raw_output(digits_bundle, manifest, re
     assert np.array_equal(call.run(), raw)  # same input in place: same output every time
 
 
-def test_dynamic_on_tflite_runtime_names_the_op_and_version(digits_bundle, manifest):
+def test_an_op_version_newer_than_the_runtime_is_named(digits_bundle):
+    newer = newer_op_bundle(digits_bundle)
+    manifest = bundle.read_manifest(newer)
+    data = _artifact(newer, manifest, "int8")
     with pytest.raises(IncompatibleModelError) as info:
-        load_runner(_artifact(digits_bundle, manifest, "dynamic"), runtime="tflite-runtime")
+        load_runner(data, runtime="tflite-runtime")
     assert (info.value.op, info.value.op_version) == ("FULLY_CONNECTED", 12)
     assert "FULLY_CONNECTED version 12" in str(info.value)
     assert info.value.runtime == "tflite-runtime"
+    assert load_runner(data, runtime="litert").runtime == "litert"  # the newer one runs it
 
 
 def test_wrong_images_are_refused_with_the_shape_received(digits_bundle, manifest):

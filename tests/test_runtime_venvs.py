@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from bundle_tampering import newer_op_bundle
 
 QUICK_ARGS = ["--runs", "5", "--warmup", "1", "--min-time", "0", "--warmup-time", "0"]
 TOOLCHAIN_MODULES = ("tensorflow", "keras", "tf2onnx", "onnx")
@@ -66,18 +67,23 @@ def test_runtime_venv_verifies_every_variant(runtime_venv, digits_bundle, tmp_pa
     assert data["passed"] and len(data["results"]) == 7 and not data["skipped"]
 
 
-def test_tflite_venv_finds_dynamic_incompatible_and_skips_onnx(runtime_venv, digits_bundle,
-                                                               tmp_path, run_cli):
+def test_tflite_venv_reports_what_it_cannot_load_and_skips_onnx(runtime_venv, digits_bundle,
+                                                                tmp_path, run_cli):
+    newer = newer_op_bundle(digits_bundle)
     out = tmp_path / "verify.json"
-    proc = run_cli("verify", digits_bundle, "--json", out, check=False,
+    proc = run_cli("verify", newer, "--json", out, check=False,
                    python=_python(runtime_venv, "tflite-runtime"))
-    assert proc.returncode == 1  # the dynamic variant cannot load on this device
+    assert proc.returncode == 1  # int8 (FULLY_CONNECTED 12) cannot load on this device
     data = json.loads(out.read_text())
     status = {r["variant"]: r["status"] for r in data["results"]}
-    assert status == {"fp32": "pass", "fp16": "pass", "dynamic": "incompatible",
-                      "int8": "pass", "int16x8": "pass"}
-    dynamic = next(r for r in data["results"] if r["variant"] == "dynamic")
-    assert "FULLY_CONNECTED version 12" in dynamic["message"]
+    manifest = json.loads((newer / "manifest.json").read_text())
+    # dynamic is judged by the op versions it declares: per-channel dense weights need
+    # FULLY_CONNECTED 12 (min_runtime_version 2.17), per-tensor ones do not.
+    dynamic_loads = ["FULLY_CONNECTED", 12] not in manifest["artifacts"]["dynamic"]["ops"]
+    assert status == {"fp32": "pass", "fp16": "pass", "int8": "incompatible", "int16x8": "pass",
+                      "dynamic": "pass" if dynamic_loads else "incompatible"}
+    int8 = next(r for r in data["results"] if r["variant"] == "int8")
+    assert "FULLY_CONNECTED version 12" in int8["message"]
     assert [s["variant"] for s in data["skipped"]] == ["onnx-fp32", "onnx-int8"]
     assert "pip install 'lenet-edge[runtime]'" in data["skipped"][0]["reason"]
 

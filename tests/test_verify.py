@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from bundle_tampering import newer_op_bundle
 
 from lenet_edge import bundle
 from lenet_edge.errors import ModelError, UsageError
@@ -46,13 +47,14 @@ def test_negative_max_drop_demands_a_gain_and_fails(digits_bundle):
     assert "accuracy dropped" in report.results[0].message
 
 
-def test_dynamic_on_tflite_runtime_is_incompatible_with_the_op_named(digits_bundle):
-    report = verify(digits_bundle, variants=["dynamic", "fp32"], runtimes=["tflite-runtime"])
+def test_an_op_the_runtime_lacks_is_incompatible_with_the_op_named(digits_bundle):
+    newer = newer_op_bundle(digits_bundle)
+    report = verify(newer, variants=["int8", "fp32"], runtimes=["tflite-runtime"])
     by_variant = {r.variant: r for r in report.results}
     assert by_variant["fp32"].status == "pass"
-    dynamic = by_variant["dynamic"]
-    assert dynamic.status == "incompatible" and dynamic.accuracy is None
-    assert "FULLY_CONNECTED version 12" in dynamic.message
+    int8 = by_variant["int8"]
+    assert int8.status == "incompatible" and int8.accuracy is None
+    assert "FULLY_CONNECTED version 12" in int8.message
     assert not report.passed  # a requested variant that cannot load fails the run
 
 
@@ -123,15 +125,18 @@ def test_cli_writes_json_junit_and_markdown_and_exits_0(digits_bundle, tmp_path,
     assert out["md"].read_text().startswith("### lenet-edge verify: passed")
 
 
-def test_cli_incompatible_variant_exits_1_and_junit_counts_it(digits_bundle, tmp_path, run_cli):
+def test_cli_incompatible_variant_exits_1_and_junit_counts_it(digits_bundle, tmp_path,
+                                                              run_cli):
+    newer = newer_op_bundle(digits_bundle)
     junit = tmp_path / "verify.xml"
-    proc = run_cli("verify", digits_bundle, "--runtime", "tflite-runtime", "--runtime", "litert",
-                   "--variant", "dynamic", "--variant", "int8", "--junit", junit, check=False)
+    proc = run_cli("verify", newer, "--runtime", "tflite-runtime", "--runtime",
+                   "litert", "--variant", "int8", "--variant", "fp32", "--junit", junit,
+                   check=False)
     assert proc.returncode == 1
     assert "FULLY_CONNECTED version 12" in proc.stdout
     suite = ET.parse(junit).getroot()
     assert (suite.get("tests"), suite.get("failures")) == ("4", "1")
-    failure = suite.find(".//testcase[@name='dynamic on tflite-runtime']/failure")
+    failure = suite.find(".//testcase[@name='int8 on tflite-runtime']/failure")
     assert failure.get("type") == "incompatible"
 
 

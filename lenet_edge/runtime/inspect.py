@@ -36,7 +36,7 @@ class RuntimeCheck:
 
     runtime: str
     version: str | None
-    status: str  # ok, incompatible, corrupt, crashed, timeout, not installed
+    status: str  # ok, incompatible, corrupt, out of memory, failed, crashed, timeout, not installed
     message: str = ""
 
 

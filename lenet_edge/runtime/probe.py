@@ -3,8 +3,8 @@
     python -m lenet_edge.runtime.probe FORMAT RUNTIME MEMORY_LIMIT_MB < model-bytes
 
 The model arrives on stdin, so the child loads exactly the bytes the parent checked. It
-prints one JSON line: {"status": "ok" | "incompatible" | "corrupt" | "out of memory",
-"message", ...}. If the interpreter crashes, only this process dies and the parent reports
+prints one JSON line: {"status": "ok" | "incompatible" | "corrupt" | "out of memory" |
+"failed", "message", ...}. If the interpreter crashes, only this process dies and the parent reports
 the signal. The child caps its own address space first: a file whose tensor shapes were
 tampered with can make tflite-runtime 2.14 allocate gigabytes (measured: 5 GB in 12 s
 before it was stopped), which the cap turns into a MemoryError.
@@ -34,6 +34,9 @@ def probe(data: bytes, fmt: str, runtime: str) -> dict:
     except MemoryError:
         return {"status": "out of memory",
                 "message": "the interpreter tried to allocate more than this file could need"}
+    except Exception as exc:  # whatever else an interpreter raises on a strange file
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return {"status": "failed", "message": f"{type(exc).__name__}: {first}"}
     return {"status": "ok", "message": "", "runtime_version": runner.runtime_version,
             "output_shape": list(logits.shape)}
 

@@ -112,9 +112,12 @@ class TFLiteRunner:
             ) from None
         self._batch = batch
 
-    def _invoke(self) -> None:
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """Set the input, invoke, read the output; interpreter errors become ModelErrors."""
         try:
+            self._it.set_tensor(self._in_index, x)
             self._it.invoke()
+            return self._it.get_tensor(self._out_index)
         except (ValueError, RuntimeError) as exc:
             raise load_error(exc, self._spec, self.runtime_version) from None
 
@@ -130,9 +133,7 @@ class TFLiteRunner:
             if len(part) < chunk:
                 part = np.concatenate([part, np.zeros((chunk - len(part), *self.input_shape),
                                                       np.float32)])
-            self._it.set_tensor(self._in_index, self._in_q.quantize(part, self._in["dtype"]))
-            self._invoke()
-            out = self._out_q.dequantize(self._it.get_tensor(self._out_index))
+            out = self._out_q.dequantize(self._run(self._in_q.quantize(part, self._in["dtype"])))
             if logits is None:
                 logits = np.empty((n, *out.shape[1:]), np.float32)
             logits[start:start + chunk] = out[: n - start]
@@ -142,10 +143,9 @@ class TFLiteRunner:
         images = check_images(images, self.input_shape)
         self._resize(len(images))
         x = self._in_q.quantize(images, self._in["dtype"])
+        self._run(x)  # the first call after a resize sets up kernels: keep it out of timings
         it, i, o = self._it, self._in_index, self._out_index
         set_tensor, invoke, get_tensor = it.set_tensor, it.invoke, it.get_tensor
-        set_tensor(i, x)
-        self._invoke()  # the first call after a resize sets up kernels: keep it out of timings
 
         def run() -> np.ndarray:
             set_tensor(i, x)
