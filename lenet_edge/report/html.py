@@ -69,9 +69,9 @@ def _note(text: str) -> str:
     return f'<p class="note">{escape(text)}</p>'
 
 
-def _img(png: bytes | None, alt: str, css: str = "fig") -> str:
+def _img(png: bytes | None, alt: str, css: str = "fig", missing: str = "no data") -> str:
     if png is None:
-        return _note(f"nothing to plot: {alt}")
+        return _note(f"nothing to plot: {missing}")
     data = base64.b64encode(png).decode()
     return f'<img class="{css}" alt="{escape(alt)}" src="data:image/png;base64,{data}">'
 
@@ -143,7 +143,7 @@ def _tradeoffs(c: ReportContents) -> str:
         return missing
     chosen = (c.recommendation.variant, c.recommendation.runtime)
     return (_img(figures.tradeoffs(c.outcomes, c.on_front, chosen),
-                 "needs verify.json and benchmark.json")
+                 "latency and accuracy versus file size", missing="no variant was timed")
             + "<p>On the Pareto front (ringed; 'Pareto' in the summary table): no other "
               "variant x runtime is at once as small, as fast and as accurate, and better on "
               "one of the three.</p>")
@@ -157,7 +157,8 @@ def _confusion(c: ReportContents) -> str:
         matrices.append((f"recommended: {rec.variant} on {rec.runtime}",
                          confusion_matrix(c.labels, c.recommended_classes, len(c.class_names))))
     note = _note(c.notes["confusion"]) if "confusion" in c.notes else ""
-    return (_img(figures.confusion(matrices, c.class_names), "confusion matrices") + note
+    alt = "confusion matrices: " + "; ".join(title for title, _ in matrices)
+    return (_img(figures.confusion(matrices, c.class_names), alt) + note
             + f"<p>{c.evaluated} reference images; rows are true labels.</p>")
 
 
@@ -172,7 +173,8 @@ def _latency(c: ReportContents) -> str:
     if c.benchmark is None:
         return _note(c.notes["benchmark"])
     policy = c.benchmark.get("policy", {})
-    return (_img(figures.latency(c.benchmark["results"]), "no timed rows")
+    return (_img(figures.latency(c.benchmark["results"]), "latency percentiles per variant "
+                 "and runtime", missing="no variant was timed")
             + f"<p>Line: min to p99; dot: median; bar: p90; cross: max. At least "
               f"{policy.get('runs')} calls and {policy.get('min_time')} s per row, one "
               f"thread.</p>" + table_html(tables.latency(c.benchmark)))
@@ -182,7 +184,8 @@ def _training(c: ReportContents) -> str:
     if c.train is None:
         return _note(c.notes["training"])
     title = f"LeNet-5 on {c.manifest.get('dataset', {}).get('name', '?')}"
-    return (_img(figures.training(c.train.get("history", []), title), "no history")
+    return (_img(figures.training(c.train.get("history", []), title), "training curves",
+                 missing="train.json holds no history")
             + table_html(tables.training(c.train)))
 
 
@@ -216,13 +219,16 @@ def _devices(c: ReportContents) -> str:
             parts.append(_note("no verify results from this device"))
         else:
             parts.append(table_html(tables.summary(d.outcomes, None, d.recommendation)))
+            parts += [_note(f"{o.variant} on {o.runtime}: {o.message}") for o in d.outcomes
+                      if o.message]
             rec = d.recommendation
             parts.append(f'<p class="reason">{escape(rec.reason)}</p>')
         if d.benchmark is not None:
             m = d.benchmark.get("machine", {})
             parts.append(f"<p>{escape(str(m.get('cpu')))} ({escape(str(m.get('arch')))}), "
                          f"Python {escape(str(m.get('python')))}</p>")
-            parts.append(_img(figures.latency(d.benchmark["results"]), "no timed rows"))
+            parts.append(_img(figures.latency(d.benchmark["results"]),
+                              f"latency percentiles on {d.name}", missing="no timed rows"))
     return "".join(parts)
 
 

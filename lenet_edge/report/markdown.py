@@ -60,7 +60,9 @@ def render_markdown(c: ReportContents, html_name: str) -> str:
     for d in c.devices:
         lines += [f"### {d.name}", ""]
         if d.verify is not None:
-            lines += [*table_markdown(tables.summary(d.outcomes, None, d.recommendation)), "",
-                      d.recommendation.reason, ""]
+            lines += [*table_markdown(tables.summary(d.outcomes, None, d.recommendation)), ""]
+            lines += [f"- {o.variant} on {o.runtime}: {o.message}" for o in d.outcomes
+                      if o.message]
+            lines += ["", d.recommendation.reason, ""]
     lines += ["## Tool versions", "", *table_markdown(tables.versions(c.versions())), ""]
     return "\n".join(lines)

@@ -1,0 +1,126 @@
+"""`lenet-edge pipeline`: one real run on digits through the CLI, and the failure paths.
+
+The full run happens once (about a minute). Gate failures and errors from a child process
+use `evaluate`, the pipeline after conversion, on a copy of the session's digits bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lenet_edge.errors import ModelError
+from lenet_edge.pipeline import PIPELINE_JSON, STAGES, PipelineConfig, evaluate
+from lenet_edge.toolchain.train import TrainConfig
+from lenet_edge.variants import VARIANT_NAMES
+
+# Short timing for the tests: they check what the pipeline does, not how fast models run.
+QUICK_BENCH = {"runs": 20, "min_time": 0.02, "warmup": 2, "warmup_time": 0.0, "batch": 8}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, run_cli):
+    """`lenet-edge pipeline --dataset digits` as `make demo` runs it, in a fresh folder."""
+    out = tmp_path_factory.mktemp("pipeline") / "demo"
+    proc = run_cli("pipeline", "--dataset", "digits", "--out", out, check=False)
+    return out, proc
+
+
+def test_demo_ends_with_the_summary_the_recommendation_and_the_report(demo):
+    out, proc = demo
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stdout = " ".join(proc.stdout.split())  # rich may fold long lines
+    for column in ("variant", "runtime", "size", "accuracy", "vs float", "agreement",
+                   "p50 µs (batch 1)", "img/s (batch 64)", "verdict"):
+        assert column in stdout
+    summary = json.loads((out / PIPELINE_JSON).read_text())
+    verify = json.loads((out / "verify.json").read_text())
+    assert {r["variant"] for r in verify["results"]} == set(VARIANT_NAMES)
+    for r in verify["results"]:
+        assert r["variant"] in stdout and r["status"] in stdout
+    assert "recommended (size):" in stdout
+    assert "smallest variant that passed the accuracy gates" in stdout
+    assert f"report: {out / 'report.html'}" in stdout
+    for name in ("report.html", "report.md", "verify.json", "benchmark.json"):
+        assert (out / name).is_file()
+    assert [s["stage"] for s in summary["stages"]] == list(STAGES)
+    for stage in STAGES:  # one progress display: every stage reports its end on stderr
+        assert f"{stage:<10} done in" in proc.stderr
+
+
+def test_verify_and_benchmark_ran_in_a_child_without_tensorflow(demo):
+    out, _ = demo
+    record = json.loads((out / PIPELINE_JSON).read_text())
+    processes = {s["stage"]: s["process"] for s in record["stages"]}
+    assert processes == {"train": "toolchain child", "convert": "toolchain child",
+                         "verify": "runtime child", "benchmark": "runtime child",
+                         "report": "pipeline"}
+    assert record["runtime_child_toolchain_modules"] == []
+    for stage in record["stages"]:  # wall and CPU time per stage, for `make demo`'s budget
+        assert stage["seconds"] > 0 and stage["cpu_seconds"] >= 0
+
+
+def test_the_module_probe_would_see_tensorflow(cli_env):
+    # Guards the test above against passing vacuously: the probe finds what is loaded.
+    code = ("import sys, types; sys.modules['tensorflow.python'] = types.ModuleType('x'); "
+            "from lenet_edge.pipeline_worker import toolchain_modules; "
+            "print(toolchain_modules())")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=cli_env(), timeout=60)
+    assert proc.stdout.strip() == "['tensorflow.python']"
+
+
+def config_for(bundle: Path, **changes) -> PipelineConfig:
+    from lenet_edge.pipeline import BenchmarkSettings
+
+    return PipelineConfig(train=TrainConfig(dataset="digits"), out=str(bundle),
+                          bench=BenchmarkSettings(**QUICK_BENCH), **changes)
+
+
+def test_a_failed_gate_fails_the_pipeline_and_still_writes_the_report(fresh_bundle):
+    # --max-drop -1 demands a gain of a point over float: no variant can pass.
+    result = evaluate(config_for(fresh_bundle, max_drop=-1.0))
+    assert not result.passed
+    assert result.recommendation.variant is None
+    assert {r.why for r in result.recommendation.rejected} == {"failed gate"}
+    assert all("max -1" in r.detail for r in result.recommendation.rejected)
+    assert result.report_html.is_file()
+    data = json.loads(json.dumps(result.to_dict()))  # what --json prints
+    assert data["passed"] is False and data["gates"]["max_drop"] == -1.0
+    assert data["runtime_child_toolchain_modules"] == []
+
+
+def test_an_error_in_a_child_comes_back_as_the_same_error(fresh_bundle):
+    model = fresh_bundle / "lenet5_int8.tflite"
+    model.write_bytes(model.read_bytes()[:-1] + b"\0")  # one byte changed
+    with pytest.raises(ModelError, match="lenet5_int8.tflite: sha256 does not match"):
+        evaluate(config_for(fresh_bundle))
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--runtime", "tflite"], "unknown runtime 'tflite'"),
+    (["--prefer", "fastest"], "unknown preference 'fastest'"),
+    (["--min-agreement", "1.5"], "--min-agreement must be within [0, 1]"),
+    (["--variant", "int4"], "unknown variant 'int4'"),
+    (["--bench-time", "-1"], "--min-time must be a number of seconds >= 0"),
+])
+def test_bad_options_fail_before_training(run_cli, tmp_path, args, message):
+    out = tmp_path / "never"
+    proc = run_cli("pipeline", "--dataset", "digits", "--out", out, *args, check=False)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_a_folder_that_is_not_a_model_is_refused_by_the_training_child(run_cli, tmp_path):
+    out = tmp_path / "photos"
+    out.mkdir()
+    (out / "holiday.jpg").write_bytes(b"not ours")
+    proc = run_cli("pipeline", "--dataset", "digits", "--out", out, check=False)
+    assert proc.returncode == 5
+    assert "holds no lenet-edge model" in proc.stderr.splitlines()[-1]
+    assert (out / "holiday.jpg").read_bytes() == b"not ours"

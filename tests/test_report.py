@@ -1,0 +1,235 @@
+"""`lenet-edge report`: the HTML page in a real browser, its Markdown twin, and its refusals.
+
+The bundle gets real results the way a user produces them: `verify` and `benchmark` with
+`--json` into the bundle, plus a device-style result (`verify` on tflite-runtime, the
+command `deploy` runs on a Pi) under the name `deploy` stores it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+from html import escape
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lenet_edge.cli import app
+from lenet_edge.recommend import recommend
+from lenet_edge.report import write_report
+from lenet_edge.report.contents import gather
+from lenet_edge.report.html import SECTIONS, render_html
+from lenet_edge.report.pareto import pareto_front
+
+SECTION_IDS = [sid for sid, _ in SECTIONS]
+
+
+@pytest.fixture(scope="module")
+def reported(digits_bundle, tmp_path_factory, run_cli) -> Path:
+    """A copy of the digits bundle with verify, benchmark and device results, and its report."""
+    bundle = Path(shutil.copytree(digits_bundle, tmp_path_factory.mktemp("report") / "bundle"))
+    run_cli("verify", bundle, "--json", bundle / "verify.json")
+    # Short timing: the report draws what was measured, it does not judge it.
+    run_cli("benchmark", bundle, "--runs", "50", "--min-time", "0.05", "--warmup", "5",
+            "--warmup-time", "0", "--batch", "16", "--json", bundle / "benchmark.json")
+    device = run_cli("verify", bundle, "--runtime", "tflite-runtime", "--json",
+                     bundle / "device-pi-verify.json", check=False)
+    assert device.returncode in (0, 1)  # 1: a finding (a gate, or a variant it cannot load)
+    proc = run_cli("report", bundle)
+    assert f"report: {bundle / 'report.html'}" in proc.stdout.replace("\n", "")
+    return bundle
+
+
+# --- the page in a browser -----------------------------------------------------------------
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        message = "chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def open_in_chromium(page: Path, profile: Path) -> tuple[str, list[str]]:
+    """The DOM after load and the page's console messages, from headless Chromium."""
+    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--no-first-run", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+           "--dump-dom", page.resolve().as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout, re.findall(r":CONSOLE[^\]]*\][^\n]*", proc.stderr)
+
+
+class _Page(HTMLParser):
+    """Section ids, the text inside each, and every image source."""
+
+    def __init__(self):
+        super().__init__()
+        self.sections: dict[str, str] = {}
+        self.images: list[dict[str, str]] = []
+        self._current: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self._current = attrs.get("id")
+            self.sections[self._current] = ""
+        elif tag == "img":
+            self.images.append(attrs)
+
+    def handle_endtag(self, tag):
+        if tag == "section":
+            self._current = None
+
+    def handle_data(self, data):
+        if self._current is not None:
+            self.sections[self._current] += data
+
+
+def parse(dom: str) -> _Page:
+    page = _Page()
+    page.feed(dom)
+    return page
+
+
+def decode_png(src: str):
+    from PIL import Image
+
+    assert src.startswith("data:image/png;base64,")
+    image = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+    image.load()  # decodes every pixel: a truncated PNG raises here
+    return image
+
+
+@pytest.mark.browser
+def test_the_report_renders_every_section_with_no_console_message(reported, tmp_path):
+    dom, console = open_in_chromium(reported / "report.html", tmp_path / "profile")
+    assert console == []
+    page = parse(dom)
+    assert list(page.sections) == SECTION_IDS
+    for sid, text in page.sections.items():
+        assert len(text.strip()) > 20, f"section {sid} is empty"
+    rec = json.loads(CliRunner().invoke(app, ["report", str(reported), "--json"]).output)
+    chosen = f"{rec['recommendation']['variant']} on {rec['recommendation']['runtime']}"
+    assert chosen in page.sections["recommendation"]
+    device = json.loads((reported / "device-pi-verify.json").read_text())
+    assert "pi" in page.sections["devices"] and "tflite-runtime" in page.sections["devices"]
+    for r in device["results"]:  # the device's findings are shown
+        assert r["message"] in page.sections["devices"]
+    alts = [img.get("alt", "") for img in page.images]
+    assert any(f"recommended: {chosen}" in alt for alt in alts)  # two confusion matrices
+    for img in page.images:  # every figure is a whole PNG
+        assert decode_png(img["src"]).size[0] > 0
+
+
+@pytest.mark.browser
+def test_the_console_check_sees_a_blocked_network_load(tmp_path):
+    # Guards the test above: the page's policy blocks any fetch, and Chromium reports it.
+    page = tmp_path / "fetches.html"
+    html = render_html_stub().replace("</main>", '<img src="https://example.com/x.png"></main>')
+    page.write_text(html)
+    _, console = open_in_chromium(page, tmp_path / "profile")
+    assert any("Content Security Policy" in line for line in console)
+
+
+def render_html_stub() -> str:
+    """A page with the report's head (its Content-Security-Policy) and an empty body."""
+    from lenet_edge.report import html as report_html
+
+    return (f'<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" '
+            f'content="{report_html._CSP}"></head><body><main></main></body></html>')
+
+
+# --- content --------------------------------------------------------------------------------
+
+
+def test_the_page_is_self_contained(reported):
+    html = (reported / "report.html").read_text()
+    # Every src is inline data; no stylesheet, script or font is fetched.
+    assert set(re.findall(r'src="([a-z]+):', html)) == {"data"}
+    assert "<script" not in html and "<link" not in html and "@import" not in html
+
+
+def test_the_markdown_twin_has_the_tables_and_the_recommendation(reported):
+    md = (reported / "report.md").read_text()
+    verify = json.loads((reported / "verify.json").read_text())
+    bench = json.loads((reported / "benchmark.json").read_text())
+    rec = recommend(verify, bench, "size")
+    assert f"**{rec.variant} on {rec.runtime}**: {rec.reason}" in md
+    assert "| variant | runtime | size | accuracy | vs float |" in md
+    for heading in ("## Summary", "## Per-class accuracy change", "## Latency", "## Training",
+                    "## Device results", "### pi", "## Tool versions"):
+        assert heading in md
+    assert "[report.html](report.html)" in md
+
+
+def test_report_json_gives_the_paths_and_the_recommendation(reported, tmp_path):
+    out = tmp_path / "elsewhere.html"
+    result = CliRunner().invoke(app, ["report", str(reported), "--out", str(out),
+                                      "--prefer", "latency", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["html"] == str(out) and Path(data["markdown"]) == out.with_suffix(".md")
+    assert out.is_file() and out.with_suffix(".md").is_file()
+    assert data["recommendation"]["prefer"] == "latency"
+
+
+def test_without_results_every_section_says_what_to_run(digits_bundle, tmp_path):
+    bundle = Path(shutil.copytree(digits_bundle, tmp_path / "bundle"))
+    written = write_report(bundle)
+    html = written.html.read_text()
+    for sid in SECTION_IDS:
+        assert f'<section id="{sid}">' in html
+    command = f"lenet-edge verify {bundle} --json {bundle / 'verify.json'}"
+    assert escape(f"run '{command}'") in html
+    assert written.recommendation is None
+
+
+def test_text_from_the_bundle_is_escaped(reported):
+    contents = gather(reported)
+    contents.bundle = '<script>alert("x")</script>'
+    html = render_html(contents)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["--out", "report.txt"], 2, "must end in .html"),
+    (["--out", "/nonexistent/dir/report.html"], 5, "folder /nonexistent/dir does not exist"),
+    (["--prefer", "fastest"], 2, "unknown preference 'fastest'"),
+])
+def test_bad_options_fail_with_one_line(reported, args, code, message):
+    result = CliRunner().invoke(app, ["report", str(reported), *args])
+    assert result.exit_code == code
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_folder_that_is_no_bundle_is_a_model_error(tmp_path):
+    result = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 4
+    assert "no manifest" in result.output
+
+
+# --- the Pareto front -----------------------------------------------------------------------
+
+
+def test_pareto_front_keeps_points_nothing_beats_on_every_objective():
+    # (size, latency): c is beaten by a on both; d ties a exactly and stays with it.
+    points = {"a": (1, 5), "b": (5, 1), "c": (6, 6), "d": (1, 5), "e": (2, 2)}
+    flags = pareto_front(list(points.values()), [lambda p: p[0], lambda p: p[1]])
+    assert dict(zip(points, flags, strict=True)) == {
+        "a": True, "b": True, "c": False, "d": True, "e": True}
+
+
+def test_pareto_front_of_one_point_is_that_point():
+    assert pareto_front([(3, 3)], [lambda p: p[0]]) == [True]
