@@ -17,6 +17,7 @@ by its elements.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -162,9 +163,9 @@ class _FlatBuffer:
         start, length = self.vector(table, index, size)
         return struct.unpack_from(f"<{length}{fmt}", self.data, start) if length else ()
 
-    def tables(self, table: int, index: int) -> list[int]:
+    def tables(self, table: int, index: int) -> _Tables:
         start, length = self.vector(table, index, 4)
-        return [self.deref(start + 4 * i) for i in range(length)]
+        return _Tables(self, start, length)
 
     def string(self, table: int, index: int) -> str | None:
         pos = self.field(table, index)
@@ -187,6 +188,22 @@ class _FlatBuffer:
                 self.fail(f"a buffer of {size} bytes at byte {offset} runs past the end")
             return self.data[offset : offset + size]
         return b""
+
+
+class _Tables(Sequence[int]):
+    """A vector of sub-tables, followed only when indexed: a model can hold thousands of
+    tensors and buffers, and a hostile file can claim millions."""
+
+    def __init__(self, fb: _FlatBuffer, start: int, length: int):
+        self._fb, self._start, self._length = fb, start, length
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, i):  # Sequence protocol: ints only (no slices needed here)
+        if not 0 <= i < self._length:
+            raise IndexError(i)
+        return self._fb.deref(self._start + 4 * i)
 
 
 def _op_codes(fb: _FlatBuffer, model: int) -> tuple[tuple[str, int], ...]:
