@@ -82,7 +82,8 @@ def train(
     )
     resolved = config.resolved()  # usage errors before TensorFlow loads
     err = Console(stderr=True)
-    err.print(f"training LeNet-5 on {dataset} for {resolved.epochs} epochs -> {out}")
+    epochs_text = f"{resolved.epochs} epoch{'s' if resolved.epochs != 1 else ''}"
+    err.print(f"training LeNet-5 on {dataset} for {epochs_text} -> {out}")
 
     def show_epoch(row: dict) -> None:
         val = ""

@@ -8,6 +8,7 @@ from typing import Any
 
 from lenet_edge import bundle
 from lenet_edge.errors import ModelError, UsageError
+from lenet_edge.toolchain import import_tensorflow
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 POOLINGS = ("avg", "max")
@@ -25,6 +26,7 @@ def build_lenet5(activation: str = "relu", pooling: str = "avg"):
         raise UsageError(f"unknown activation {activation!r}; choose from {', '.join(ACTIVATIONS)}")
     if pooling not in POOLINGS:
         raise UsageError(f"unknown pooling {pooling!r}; choose from {', '.join(POOLINGS)}")
+    import_tensorflow()
     import keras
     from keras import layers
 

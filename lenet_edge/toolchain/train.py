@@ -117,8 +117,10 @@ def train(config: TrainConfig, out_dir: str | Path, on_epoch: EpochCallback | No
 
 
 def _fit_and_save(config: TrainConfig, dataset, staging: Path, on_epoch) -> dict:
+    from lenet_edge.toolchain import import_tensorflow
+
+    tf = import_tensorflow()
     import keras
-    import tensorflow as tf
 
     from lenet_edge import data
     from lenet_edge.toolchain.model import build_lenet5
