@@ -70,6 +70,21 @@ def digits_bundle(digits_model, tmp_path_factory, run_cli) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def fashion_model(tmp_path_factory, run_cli) -> Path:
+    """LeNet-5 trained on the full Fashion-MNIST with the defaults (about a minute here)."""
+    from lenet_edge.data import LOCAL_ROOTS
+
+    if not any((root / "fashion-mnist").is_dir() for root in LOCAL_ROOTS):
+        message = "Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    out = tmp_path_factory.mktemp("fashion") / "model"
+    run_cli("train", "--dataset", "fashion-mnist", "--out", out)
+    return out
+
+
 @pytest.fixture
 def fresh_bundle(digits_bundle, tmp_path) -> Path:
     """A private copy of the converted digits bundle that a test may modify."""

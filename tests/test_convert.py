@@ -345,15 +345,9 @@ def test_data_changed_since_training_exit_3(fresh_bundle, run_cli):
 
 
 @pytest.fixture(scope="module")
-def fashion_bundle(tmp_path_factory, run_cli) -> Path:
-    from lenet_edge.errors import DataError
-
-    try:
-        data.load_dataset("fashion-mnist")
-    except DataError as exc:
-        pytest.skip(f"Fashion-MNIST is not installed here: {exc}")
-    out = tmp_path_factory.mktemp("fashion") / "model"
-    run_cli("train", "--dataset", "fashion-mnist", "--out", out, "--seed", "0")
+def fashion_bundle(fashion_model, tmp_path_factory, run_cli) -> Path:
+    out = tmp_path_factory.mktemp("fashion-bundle") / "model"
+    shutil.copytree(fashion_model, out)
     run_cli("convert", out)
     return out
 

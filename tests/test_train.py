@@ -135,14 +135,8 @@ def test_interrupted_training_leaves_the_previous_model_intact(run_cli, cli_env,
 
 
 @pytest.mark.fashion
-def test_fashion_mnist_defaults_reach_91_percent(run_cli, tmp_path):
-    from lenet_edge.data import LOCAL_ROOTS
-
-    if not any((root / "fashion-mnist").is_dir() for root in LOCAL_ROOTS):
-        if os.environ.get("CI"):
-            pytest.fail("Fashion-MNIST is missing: apt-get install dataset-fashion-mnist")
-        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
-    proc = run_cli("train", "--dataset", "fashion-mnist", "--out", tmp_path / "m", "--json")
-    record = json.loads(proc.stdout)
+def test_fashion_mnist_defaults_reach_91_percent(fashion_model):
+    record = json.loads((fashion_model / bundle.TRAIN_JSON).read_text())
     assert record["dataset"]["num_train"] == 60_000 and record["dataset"]["num_test"] == 10_000
+    assert record["config"]["epochs"] == 15 and record["config"]["seed"] == 0  # the defaults
     assert record["test_accuracy"] >= 0.910  # the bar for the default settings
