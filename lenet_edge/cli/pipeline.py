@@ -142,8 +142,10 @@ def _print_summary(result) -> None:
     gates = result.verify["gates"]
     verdict = "[green]all gates passed[/]" if result.verify["passed"] else "[red]a gate FAILED[/]"
     table = Table(title=f"pipeline {escape(str(result.bundle))}: {verdict}", box=box.SIMPLE_HEAD,
+                  pad_edge=False, collapse_padding=True,
                   caption=f"{result.verify['images']} reference images; gates: drop <= "
-                          f"{gates['max_drop']:g} points, agreement >= {gates['min_agreement']:g}")
+                          f"{gates['max_drop']:g} points, agreement >= {gates['min_agreement']:g}"
+                          f"\n{rows.caption}")
     for i, column in enumerate(rows.header):
         table.add_column(column, justify="right" if i in rows.right else "left", no_wrap=True)
     colour = {"recommended": "bold yellow", "fail": "red", "": ""}
@@ -152,7 +154,8 @@ def _print_summary(result) -> None:
     console.print(table)
     rec = result.recommendation
     name = f"{rec.variant} on {rec.runtime}" if rec.variant else "none"
-    console.print(f"[bold]recommended[/] ({rec.prefer}): [bold]{escape(name)}[/]")
+    console.print(f"[bold]recommended[/] ({rec.prefer}): [bold]{escape(name)}[/]",
+                  highlight=False)
     console.print(f"  {escape(rec.reason)}", highlight=False)
     entry = bundle.read_manifest(result.bundle)["artifacts"].get(rec.variant or "", {})
     if entry.get("min_runtime_version"):

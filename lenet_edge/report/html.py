@@ -77,6 +77,7 @@ def _img(png: bytes | None, alt: str, css: str = "fig", missing: str = "no data"
 
 
 def table_html(t: Table) -> str:
+    """A table; its caption, if any, below it as a note."""
     head = "".join(f'<th{" class=num" if i in t.right else ""}>{escape(h)}</th>'
                    for i, h in enumerate(t.header))
     rows = []
@@ -88,7 +89,9 @@ def table_html(t: Table) -> str:
             cls = ' class="num"' if i in t.right else ""
             cells.append(f"<td{cls}{style}>{escape(cell)}</td>")
         rows.append(f'<tr{f" class={mark}" if mark else ""}>{"".join(cells)}</tr>')
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    caption = f'<p class="note">{escape(t.caption)}</p>' if t.caption else ""
+    return (f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            + caption)
 
 
 def _colour(points: float | None) -> str:

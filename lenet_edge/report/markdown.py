@@ -18,7 +18,7 @@ def table_markdown(t: Table) -> list[str]:
         mark = t.marks[r] if r < len(t.marks) else ""
         cells = [f"**{cell}**" if mark == "recommended" and cell else cell for cell in row]
         lines.append(_row(cells))
-    return lines
+    return lines + (["", f"_{t.caption}_"] if t.caption else [])
 
 
 def _row(cells: list[str]) -> str:

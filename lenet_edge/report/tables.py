@@ -16,6 +16,7 @@ class Table:
     right: set[int] = field(default_factory=set)  # columns of figures, right-aligned
     marks: list[str] = field(default_factory=list)  # per row: "", "recommended" or "fail"
     values: list[list[float | None]] | None = None  # per cell, for colour scales (per-class)
+    caption: str = ""  # what the columns mean
 
 
 def summary(rows: Sequence[Outcome], on_front: Sequence[bool] | None,
@@ -26,19 +27,22 @@ def summary(rows: Sequence[Outcome], on_front: Sequence[bool] | None,
     """
     batch = next((o.throughput_batch for o in rows if o.throughput_batch), None)
     pareto = ["Pareto"] if on_front is not None else []
-    table = Table(["variant", "runtime", "size", "accuracy", "vs float", "agreement",
-                   "p50 µs (batch 1)", f"img/s (batch {batch or '-'})", *pareto, "verdict"],
-                  right={2, 3, 4, 5, 6, 7})
+    caption = ("vs float: accuracy change in points; agreement: share of images with the float "
+               "model's top-1 class; p50: median µs per call at batch 1")
+    table = Table(["variant", "runtime", "size", "accuracy", "vs float", "agreement", "p50 µs",
+                   "img/s", *pareto, "verdict"], right={2, 3, 4, 5, 6, 7},
+                  caption=caption + (f"; img/s: images per second at batch {batch}."
+                                     if batch else "."))
     chosen = (recommendation.variant, recommendation.runtime) if recommendation else None
     for i, o in enumerate(rows):
         recommended = (o.variant, o.runtime) == chosen
         front = ["yes" if on_front[i] else ""] if on_front is not None else []
         table.rows.append([
             o.variant, o.runtime, _or_dash(o.bytes, kib), _or_dash(o.accuracy, _percent),
-            _or_dash(o.delta_points, lambda d: f"{d:+.2f} pts"),
+            _or_dash(o.delta_points, lambda d: f"{d:+.2f}"),
             _or_dash(o.agreement, _percent), _or_dash(o.p50_us, lambda v: f"{v:.1f}"),
             _or_dash(o.throughput_ips, lambda v: f"{v:,.0f}"), *front,
-            o.status + (" · recommended" if recommended else ""),
+            "recommended" if recommended else o.status,
         ])
         table.marks.append("recommended" if recommended else
                            "" if o.status == "pass" else "fail")
