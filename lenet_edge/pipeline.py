@@ -16,11 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import resource
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -255,63 +251,12 @@ class _StageTracker:
 
 def _run_worker(kind: str, request: dict[str, Any], tracker: _StageTracker,
                 process: str) -> dict[str, Any]:
-    """Run `python -m lenet_edge.pipeline_worker KIND`, relaying its events; return its result.
+    """Run one child, relaying its progress to `tracker`; return its result."""
+    from lenet_edge.pipeline_worker import run_worker
 
-    The child's stderr (TensorFlow's chatter) goes to a temporary file and is shown only in
-    an error message; LENET_EDGE_DEBUG=1 lets it through.
-    """
-    cmd = [sys.executable, "-m", "lenet_edge.pipeline_worker", kind]
     tracker.new_process()
-    first_stage = STAGES[0] if kind == "toolchain" else STAGES[2]
-    tracker.begin(first_stage)  # the clock includes starting Python and importing
-    result: dict[str, Any] = {}
-    failure: dict[str, Any] | None = None
-    with tempfile.TemporaryFile("w+") as log:
-        debug = bool(os.environ.get("LENET_EDGE_DEBUG"))
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=None if debug else log, text=True)
-        try:
-            proc.stdin.write(json.dumps(request))
-            proc.stdin.close()
-            for line in proc.stdout:
-                event = json.loads(line)
-                if event["event"] == "error":
-                    failure = event
-                elif event["event"] == "result":
-                    result = event["result"]
-                else:
-                    tracker.child_event(event, process)
-            code = proc.wait()
-        except BaseException:  # interrupted, or a bug here: never leave the child running
-            proc.kill()
-            proc.wait()
-            raise
-        if code != 0:
-            log.seek(0)
-            raise _child_error(kind, code, failure, _last_line(log.read()))
-    return result
-
-
-_BY_EXIT_CODE = {cls.exit_code: cls for cls in (
-    errors.UsageError, errors.DataError, errors.ModelError, errors.OutputError,
-    errors.MissingDependencyError, errors.DeviceError)}
-
-
-def _child_error(kind: str, code: int, failure: dict[str, Any] | None,
-                 stderr_tail: str) -> BaseException:
-    """The exception the child raised, rebuilt here so the CLI maps it to the same exit code."""
-    if code == 130:
-        return KeyboardInterrupt()
-    if failure and failure.get("exit_code") is not None:
-        cls = _BY_EXIT_CODE.get(failure["exit_code"], errors.LenetEdgeError)
-        return cls(failure["message"])
-    detail = failure["message"] if failure else stderr_tail or "no message"
-    return RuntimeError(f"the {kind} stage exited with status {code}: {detail}")
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+    tracker.begin(STAGES[0] if kind == "toolchain" else STAGES[2])  # clock includes start-up
+    return run_worker(kind, request, lambda event: tracker.child_event(event, process))
 
 
 def _own_cpu() -> float:

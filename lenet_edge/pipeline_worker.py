@@ -1,5 +1,8 @@
 """The pipeline's child processes: `python -m lenet_edge.pipeline_worker toolchain|runtime`.
 
+Both sides of the protocol live here: `run_worker` starts a child and reads it; `main` is
+the child.
+
 The request arrives as one JSON object on stdin. Events leave as JSON lines on stdout:
 `start` / `progress` / `finished` per stage, then one `result`, or an `error` (an expected
 failure: its exit code and one-line message). Anything else a library prints goes to
@@ -14,17 +17,109 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
+import subprocess
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lenet_edge import errors
 from lenet_edge.errors import LenetEdgeError
 
 TOOLCHAIN_PACKAGES = ("tensorflow", "keras", "tf2onnx")
 INTERNAL_ERROR = 70
 Emit = Callable[..., None]
+
+
+# --- the parent's side ----------------------------------------------------------------------
+
+
+def run_worker(kind: str, request: dict[str, Any],
+               on_event: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Run `python -m lenet_edge.pipeline_worker KIND`; pass it `request`, relay its events.
+
+    The child's stderr (TensorFlow's chatter) goes to a temporary file and is shown only in
+    an error message; LENET_EDGE_DEBUG=1 lets it through.
+
+    Returns:
+        The child's result.
+
+    Raises:
+        The child's expected failure as the same kind of LenetEdgeError (same exit code);
+        KeyboardInterrupt if it was interrupted; RuntimeError if it crashed.
+    """
+    cmd = [sys.executable, "-m", "lenet_edge.pipeline_worker", kind]
+    result: dict[str, Any] = {}
+    failure: dict[str, Any] | None = None
+    with tempfile.TemporaryFile("w+") as log:
+        debug = bool(os.environ.get("LENET_EDGE_DEBUG"))
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=None if debug else log, text=True)
+        try:
+            proc.stdin.write(json.dumps(request))
+            proc.stdin.close()
+            for line in proc.stdout:
+                event = json.loads(line)
+                if event["event"] == "error":
+                    failure = event
+                elif event["event"] == "result":
+                    result = event["result"]
+                else:
+                    on_event(event)
+            code = proc.wait()
+        except BaseException as exc:  # interrupted, or a bug here: never leave the child running
+            _stop(proc, interrupted=isinstance(exc, KeyboardInterrupt))
+            raise
+        if code != 0:
+            log.seek(0)
+            raise _child_error(kind, code, failure, _last_line(log.read()))
+    return result
+
+
+def _stop(proc: subprocess.Popen, interrupted: bool) -> None:
+    """End the child, letting it clean up first (its `finally` blocks remove staging folders).
+
+    On Ctrl-C the child got the same SIGINT from the terminal: give it a moment before
+    sending its own; kill it only if it is still there after that.
+    """
+    for signal_first, grace in ((not interrupted, 2.0), (True, 10.0)):
+        if signal_first and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    proc.kill()
+    proc.wait()
+
+
+_BY_EXIT_CODE = {cls.exit_code: cls for cls in (
+    errors.UsageError, errors.DataError, errors.ModelError, errors.OutputError,
+    errors.MissingDependencyError, errors.DeviceError)}
+
+
+def _child_error(kind: str, code: int, failure: dict[str, Any] | None,
+                 stderr_tail: str) -> BaseException:
+    """The exception the child raised, rebuilt here so the CLI maps it to the same exit code."""
+    if code == 130:
+        return KeyboardInterrupt()
+    if failure and failure.get("exit_code") is not None:
+        cls = _BY_EXIT_CODE.get(failure["exit_code"], errors.LenetEdgeError)
+        return cls(failure["message"])
+    detail = failure["message"] if failure else stderr_tail or "no message"
+    return RuntimeError(f"the {kind} stage exited with status {code}: {detail}")
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+# --- the child's side -----------------------------------------------------------------------
 
 
 def cpu_seconds() -> float:
@@ -109,6 +204,7 @@ def toolchain_modules() -> list[str]:
 
 
 WORKERS = {"toolchain": run_toolchain, "runtime": run_runtime}
+
 
 
 def main(argv: list[str]) -> int:

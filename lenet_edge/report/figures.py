@@ -58,6 +58,10 @@ def tradeoffs(rows: Sequence[Outcome], on_front: Sequence[bool],
         ax.set_xlabel("file size (KiB)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
+    accuracies = [o.accuracy * 100 for o, _ in points]
+    # Autoscale around equal accuracies spans +-5 points (past 100%); keep to the data.
+    pad = max(0.25, (max(accuracies) - min(accuracies)) * 0.15)
+    ax_acc.set_ylim(min(accuracies) - pad, min(100.0 + pad / 4, max(accuracies) + pad))
     ax_lat.set_yscale("log")
     ax_lat.set_title("latency vs size (lower left is better)", fontsize=10)
     ax_acc.set_title("accuracy vs size (upper left is better)", fontsize=10)
