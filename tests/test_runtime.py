@@ -33,8 +33,7 @@ def _artifact(bundle_dir, manifest, variant) -> bytes:
 @pytest.mark.parametrize(
     "variant,runtime",
     [(v, "litert") for v in TFLITE_VARIANTS]
-    # dynamic: per-channel dense weights need FULLY_CONNECTED 12, which tflite-runtime lacks
-    + [(v, "tflite-runtime") for v in TFLITE_VARIANTS if v != "dynamic"]
+    + [(v, "tflite-runtime") for v in TFLITE_VARIANTS]
     + [(v, "onnxruntime") for v in ONNX_VARIANTS],
 )
 def test_every_variant_gives_float_logits_close_to_the_float_model(
