@@ -21,6 +21,8 @@ lint: .venv/.installed
 
 bench: .venv/.installed system-deps
 	.venv/bin/python scripts/bench_train.py
+	.venv/bin/python scripts/bench_convert.py
+	.venv/bin/python scripts/bench_runtime.py
 
 .venv/.installed: pyproject.toml
 	test -x .venv/bin/python || $(PYTHON) -m venv .venv
