@@ -186,6 +186,7 @@ def _evaluate(config: PipelineConfig, tracker: _StageTracker) -> PipelineResult:
               "runtime_child_toolchain_modules": modules}
     bundle.write_json(out / PIPELINE_JSON, record)  # the report reads the preference from it
 
+    from lenet_edge.pipeline_worker import toolchain_modules
     from lenet_edge.report import write_report
 
     tracker.begin("report", total=1)
@@ -194,6 +195,8 @@ def _evaluate(config: PipelineConfig, tracker: _StageTracker) -> PipelineResult:
     tracker.finish("report", _own_cpu() - cpu_before, "pipeline",
                    {"html": str(written.html), "markdown": str(written.markdown)})
     record["stages"] = tracker.as_dicts()
+    # This process ran interpreters for the report: it must be TF-free too.
+    record["pipeline_toolchain_modules"] = toolchain_modules()
     bundle.write_json(out / PIPELINE_JSON, record)
     manifest = bundle.read_manifest(out)
     sizes = {name: entry["bytes"] for name, entry in manifest["artifacts"].items()}

@@ -60,6 +60,7 @@ def test_verify_and_benchmark_ran_in_a_child_without_tensorflow(demo):
                          "verify": "runtime child", "benchmark": "runtime child",
                          "report": "pipeline"}
     assert record["runtime_child_toolchain_modules"] == []
+    assert record["pipeline_toolchain_modules"] == []  # the report ran interpreters here
     for stage in record["stages"]:  # wall and CPU time per stage, for `make demo`'s budget
         assert stage["seconds"] > 0 and stage["cpu_seconds"] >= 0
 
