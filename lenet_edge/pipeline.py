@@ -34,10 +34,12 @@ VERIFY_JSON, BENCHMARK_JSON, PIPELINE_JSON = "verify.json", "benchmark.json", "p
 
 @dataclass(frozen=True)
 class BenchmarkSettings:
-    """Timing for the pipeline's benchmark: short, since it times every variant in turn.
+    """Timing for the pipeline's benchmark: about 4 s for all seven variants.
 
-    Medians of a few hundred calls are stable to a few percent here; `lenet-edge benchmark`
-    (1000 runs, 2 s per row) is the command for figures to publish.
+    Short, so the demo stays quick. Measured on a shared 2-core machine: three runs with
+    these settings gave batch-1 medians up to 1.5x apart for one variant (other processes
+    took the cores), so a close latency ranking is flagged as such (recommend.py); use
+    `lenet-edge benchmark` (1000 runs, 2 s per row) on a quiet machine for figures to publish.
     """
 
     runs: int = 200

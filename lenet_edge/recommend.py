@@ -20,6 +20,9 @@ from typing import Any
 from lenet_edge.errors import UsageError
 
 PREFERENCES = ("size", "latency")
+# A latency lead smaller than this is called out as possibly noise: short benchmarks on a
+# busy machine gave medians of one variant up to 1.5x apart between runs (measured).
+CLOSE_LATENCY = 0.10
 
 # Why a variant x runtime was not recommended.
 GATE, INCOMPATIBLE, NOT_RUN, LARGER, SLOWER, UNMEASURED = (
@@ -156,6 +159,8 @@ def recommend(verify: Mapping[str, Any], benchmark: Mapping[str, Any] | None = N
     what = "smallest" if prefer == "size" else "fastest (median latency at batch 1)"
     reason = (f"{what} variant that passed the accuracy gates ({gates}): "
               f"{chosen.variant} on {chosen.runtime}, {describe(chosen, _fp32_bytes(rows))}")
+    if prefer == "latency":
+        reason += _close_call(chosen, eligible)
     return Recommendation(prefer, chosen.variant, chosen.runtime, reason, chosen, rejected)
 
 
@@ -175,6 +180,19 @@ def describe(o: Outcome, fp32_bytes: int | None = None) -> str:
 
 def kib(size: int) -> str:
     return f"{size / 1024:.1f} KiB"
+
+
+def _close_call(chosen: Outcome, eligible: list[Outcome]) -> str:
+    """A warning when the runner-up's median is within CLOSE_LATENCY of the winner's."""
+    others = [o for o in eligible if o is not chosen]
+    if not others:
+        return ""
+    runner_up = min(others, key=lambda o: _rank(o, "latency"))
+    if runner_up.p50_us > chosen.p50_us * (1 + CLOSE_LATENCY):
+        return ""
+    return (f"; close call: {runner_up.variant} on {runner_up.runtime} is within "
+            f"{CLOSE_LATENCY:.0%} (p50 {runner_up.p50_us:.1f} µs), which may be noise: "
+            "confirm with 'lenet-edge benchmark' on the device")
 
 
 def _metric(o: Outcome, prefer: str) -> float | None:

@@ -108,6 +108,18 @@ def test_same_variant_on_two_runtimes_ties_on_size_and_is_broken_by_latency():
     assert lost.detail.startswith("same size, p50 33.0 µs vs 17.0 µs")
 
 
+def test_a_latency_lead_within_ten_percent_is_called_a_close_call():
+    verify = verify_report(result("fp32"), result("int8"), result("fp16"))
+    bench = bench_report(timing("fp32", p50=20.0), timing("int8", p50=21.9),
+                         timing("fp16", p50=30.0))
+    rec = recommend(verify, bench, "latency")
+    assert rec.variant == "fp32"
+    assert "close call: int8 on litert is within 10% (p50 21.9 µs)" in rec.reason
+    clear = bench_report(timing("fp32", p50=20.0), timing("int8", p50=22.1),
+                         timing("fp16", p50=30.0))
+    assert "close call" not in recommend(verify, clear, "latency").reason
+
+
 def test_equal_latency_is_broken_by_size():
     verify = verify_report(result("fp32"), result("int8"))
     bench = bench_report(timing("fp32", size=250_000, p50=20.0), timing("int8", p50=20.0))
