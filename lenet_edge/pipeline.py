@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import resource
 import time
 from collections.abc import Callable
@@ -133,6 +134,10 @@ def check_config(config: PipelineConfig) -> None:
     check_gates(config.max_drop, config.min_agreement, None)
     check_preference(config.prefer)
     b = config.bench
+    if not (isinstance(b.min_time, (int, float)) and math.isfinite(b.min_time)
+            and b.min_time >= 0):  # named here: TimingPolicy would call it --min-time
+        raise errors.UsageError(f"--bench-time must be a number of seconds >= 0, "
+                                f"got {b.min_time!r}")
     TimingPolicy(b.runs, b.min_time, b.warmup, b.warmup_time)
     if isinstance(b.batch, bool) or not isinstance(b.batch, int) or b.batch < 1:
         raise errors.UsageError(f"benchmark batch must be an integer >= 1, got {b.batch!r}")
