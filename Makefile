@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test lint bench system-deps clean
 
 demo: .venv/.installed system-deps
-	.venv/bin/lenet-edge train --dataset digits --out models/demo
+	.venv/bin/lenet-edge pipeline --dataset digits --out models/demo
 
 test: .venv/.installed .venv-runtime/.installed .venv-tflite/.installed system-deps
 	.venv/bin/ruff check lenet_edge tests scripts

@@ -50,6 +50,8 @@ class _Group(TyperGroup):
                 INTERNAL_ERROR,
             )
         code = rv if isinstance(rv, int) else 0
+        if code == 130:  # typer turns Ctrl-C into a silent exit code; say what happened
+            typer.echo("lenet-edge: interrupted", err=True)
         if standalone_mode:
             sys.exit(code)
         return code
@@ -67,6 +69,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     help="Train LeNet-5, quantise and convert it, verify and benchmark it on an edge device.",
+    epilog="Exit codes: 0 ok, 1 a check failed, 2 usage, 3 data, 4 model or bundle, 5 output, "
+    "6 missing dependency, 7 remote device, 130 interrupted. Start with: lenet-edge pipeline "
+    "--dataset digits",
 )
 
 
@@ -76,31 +81,35 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
 ) -> None:
-    """Train LeNet-5, quantise and convert it, verify and benchmark it on an edge device.
-
-    Exit codes: 0 ok, 1 a check failed, 2 usage, 3 data, 4 model or bundle,
-    5 output, 6 missing dependency, 7 remote device, 130 interrupted.
-    """
+    """Train LeNet-5, quantise and convert it, verify and benchmark it on an edge device."""
 
 
 def _register() -> None:
-    from lenet_edge.cli import benchmark, convert, inspect, train, verify
+    """Commands in the order a user meets them; each module holds one command."""
+    from lenet_edge.cli import (
+        benchmark,
+        convert,
+        deploy,
+        inspect,
+        pipeline,
+        predict,
+        report,
+        train,
+        verify,
+    )
 
-    app.command("train")(train.train)
-    app.command("convert")(convert.convert)
-    app.command("verify")(verify.verify)
-    app.command("benchmark")(benchmark.benchmark)
-    app.command("inspect")(inspect.inspect)
-    from lenet_edge.cli import predict
-
-    app.command("predict")(predict.predict)
-    from lenet_edge.cli import deploy
-
-    app.command("deploy")(deploy.deploy)
-    from lenet_edge.cli import pipeline, report
-
-    app.command("pipeline")(pipeline.pipeline)
-    app.command("report")(report.report)
+    for name, module in (
+        ("pipeline", pipeline),
+        ("train", train),
+        ("convert", convert),
+        ("verify", verify),
+        ("benchmark", benchmark),
+        ("predict", predict),
+        ("inspect", inspect),
+        ("report", report),
+        ("deploy", deploy),
+    ):
+        app.command(name)(getattr(module, name))
 
 
 _register()
