@@ -18,6 +18,7 @@ from lenet_edge.runtime.runner import (
     check_images,
 )
 from lenet_edge.runtime.runtimes import RuntimeSpec
+from lenet_edge.stderr import native_stderr_silenced
 
 # What interpreters print when their kernel registry lacks an op (or the op's version).
 _MISSING_BUILTIN = re.compile(r"Didn't find op for builtin opcode '(\w+)' version '(\d+)'")
@@ -80,8 +81,10 @@ class TFLiteRunner:
         self.threads = threads
         interpreter = interpreter_class(spec)
         try:
-            self._it = interpreter(model_content=data, num_threads=threads)
-            self._it.allocate_tensors()
+            # The error text travels in the exception; the delegate's INFO line is noise.
+            with native_stderr_silenced():
+                self._it = interpreter(model_content=data, num_threads=threads)
+                self._it.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise load_error(exc, spec, self.runtime_version, _min_runtime(data)) from None
         inputs, outputs = self._it.get_input_details(), self._it.get_output_details()

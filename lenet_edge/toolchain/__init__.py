@@ -11,20 +11,14 @@ def import_tensorflow():
     """Import TensorFlow with its C++ start-up lines (oneDNN, CUDA stubs) kept off stderr.
 
     TF 2.21 prints them through absl before any log level applies, so TF_CPP_MIN_LOG_LEVEL
-    alone does not silence them. File descriptor 2 is pointed at /dev/null for the import
-    only; a failed import still raises its Python exception after stderr is restored.
+    alone does not silence them.
     """
     import sys
 
+    from lenet_edge.stderr import native_stderr_silenced
+
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
+    with native_stderr_silenced():
         import tensorflow
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
     return tensorflow
