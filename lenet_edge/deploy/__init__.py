@@ -10,6 +10,7 @@ writes the same steps as an Ansible playbook. Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from lenet_edge.deploy.device_bundle import DeviceBundle, pack
 from lenet_edge.deploy.ssh import Transport
 from lenet_edge.deploy.target import SshOptions, Target, parse_target
 from lenet_edge.deploy.wheel import build_wheel
-from lenet_edge.errors import DeviceError
+from lenet_edge.errors import DeviceError, UsageError
 
 Progress = Callable[[str], None]
 
@@ -45,6 +46,39 @@ class DeployConfig:
     min_agreement: float | None = None  # --min-agreement, passed to verify on the device
     wheelhouse: Path | None = None  # --wheelhouse: install offline from these wheels
     lock_timeout: float = 60  # --lock-timeout, seconds to wait for another deploy
+
+    def __post_init__(self) -> None:
+        """Refuse gate and benchmark values the device would reject, before anything connects.
+
+        Raises:
+            UsageError: a gate, thread count, --min-time or --lock-timeout out of range.
+        """
+        check_deploy_options(self)
+
+
+def check_deploy_options(config: DeployConfig) -> None:
+    """The checks verify and benchmark run on the device, run here first (same messages).
+
+    Raises:
+        UsageError: a value the device's verify / benchmark would refuse, or a bad
+            --lock-timeout.
+    """
+    from lenet_edge.runtime.timing import TimingPolicy
+    from lenet_edge.runtime.verify import check_gates
+
+    # Unset gates take verify's own defaults on the device; neutral stand-ins pass the check.
+    check_gates(0.0 if config.max_drop is None else config.max_drop,
+                1.0 if config.min_agreement is None else config.min_agreement, None)
+    threads = config.bench_threads
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise UsageError(f"--threads must be an integer >= 1, got {threads!r}")
+    if config.bench_min_time is not None:
+        TimingPolicy(min_time=config.bench_min_time)  # raises UsageError naming --min-time
+    wait = config.lock_timeout
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or not (
+            math.isfinite(wait) and wait >= 0):
+        raise UsageError(f"--lock-timeout must be a number of seconds >= 0, got {wait!r}")
 
 
 @dataclass

@@ -167,3 +167,27 @@ def test_shell_syntax_in_the_remote_dir_stays_a_literal_path(
     assert (odd / "current" / "manifest.json").is_file()
     assert not (tmp_path / "SENTINEL").exists()
     assert not (Path.home() / "SENTINEL").exists()  # remote commands start in the home
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--min-agreement", "2", "--min-agreement must be within [0, 1]"),
+    ("--max-drop", "nan", "--max-drop must be a finite number"),
+    ("--threads", "0", "--threads must be an integer >= 1"),
+    ("--min-time", "-1", "--min-time must be a number of seconds >= 0"),
+    ("--lock-timeout", "-1", "--lock-timeout must be a number of seconds >= 0"),
+    ("--lock-timeout", "nan", "--lock-timeout must be a number of seconds >= 0"),
+])
+def test_bad_gate_or_benchmark_option_is_refused_before_connecting(
+    run_cli, synthetic_bundle, remote_dir, ssh_args, device_python, sshd, option, value, message
+):
+    # Before, these went to the device as given: a bad gate failed after the upload (exit 7
+    # after a rollback), a bad benchmark option after the release went live.
+    connections = sshd.log.read_text().count("Connection from")
+    proc = deploy_cli(run_cli, synthetic_bundle, "127.0.0.1", *ssh_args, "--remote-dir",
+                      remote_dir, "--remote-python", device_python, "--benchmark",
+                      option, value)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not remote_dir.exists()
+    assert sshd.log.read_text().count("Connection from") == connections  # never contacted
