@@ -121,12 +121,26 @@ def read_manifest(bundle_dir: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(artifacts, dict):
         raise ModelError(f"{path}: 'artifacts' must be an object keyed by variant")
     for name, entry in artifacts.items():
-        missing = {"format", "file", "sha256", "bytes", "inputs", "outputs"} - set(entry)
-        if missing:
-            raise ModelError(f"{path}: artifact {name!r} lacks {', '.join(sorted(missing))}")
-        if Path(entry["file"]).name != entry["file"]:
-            raise ModelError(f"{path}: artifact {name!r} file {entry['file']!r} leaves the bundle")
+        _check_file_entry(path, f"artifact {name!r}", entry, ("format", "inputs", "outputs"))
+    if "reference" in manifest:
+        _check_file_entry(path, "reference", manifest["reference"], ())
     return manifest
+
+
+def _check_file_entry(path: Path, what: str, entry: Any, also: tuple[str, ...]) -> None:
+    """An entry naming a file in the bundle: plain name, hex sha256, byte count."""
+    if not isinstance(entry, dict):
+        raise ModelError(f"{path}: {what} must be an object, got {type(entry).__name__}")
+    missing = {"file", "sha256", *also} - set(entry)
+    if missing:
+        raise ModelError(f"{path}: {what} lacks {', '.join(sorted(missing))}")
+    name, digest = entry["file"], entry["sha256"]
+    if not isinstance(name, str) or not name or Path(name).name != name or name in {".", ".."}:
+        raise ModelError(f"{path}: {what} file {name!r} is not a file name inside the bundle")
+    if not isinstance(digest, str) or len(digest) != 64 or not all(
+        c in "0123456789abcdef" for c in digest
+    ):
+        raise ModelError(f"{path}: {what} sha256 {digest!r} is not 64 hex digits")
 
 
 def read_verified(bundle_dir: str | os.PathLike, entry: dict[str, Any]) -> bytes:
@@ -162,10 +176,11 @@ def load_reference(bundle_dir: str | os.PathLike, manifest: dict[str, Any]) -> R
     import io
 
     entry = manifest.get("reference")
-    if not isinstance(entry, dict) or "sha256" not in entry:
+    if entry is None:
         raise ModelError(f"{Path(bundle_dir) / MANIFEST}: no 'reference' entry")
-    data = read_verified(bundle_dir, {**entry, "file": entry.get("file", REFERENCE)})
-    path = Path(bundle_dir) / entry.get("file", REFERENCE)
+    _check_file_entry(Path(bundle_dir) / MANIFEST, "reference", entry, ())
+    data = read_verified(bundle_dir, entry)
+    path = Path(bundle_dir) / entry["file"]
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             images, labels, logits = npz["images"], npz["labels"], npz["logits"]

@@ -3,7 +3,7 @@
 Exit codes (also in the README):
     0 ok, 1 a check failed (accuracy gate, regression), 2 usage,
     3 data, 4 model or bundle, 5 output / file system, 6 missing dependency,
-    7 remote device, 130 interrupted.
+    7 remote device, 70 internal error (a bug), 130 interrupted.
 """
 
 from __future__ import annotations

@@ -70,7 +70,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Train LeNet-5, quantise and convert it, verify and benchmark it on an edge device.",
     epilog="Exit codes: 0 ok, 1 a check failed, 2 usage, 3 data, 4 model or bundle, 5 output, "
-    "6 missing dependency, 7 remote device, 130 interrupted. Start with: lenet-edge pipeline "
+    "6 missing dependency, 7 remote device, 70 internal error, 130 interrupted. Start with: "
+    "lenet-edge pipeline "
     "--dataset digits",
 )
 

@@ -35,7 +35,7 @@ def convert(
     from lenet_edge.toolchain.convert import convert as run_convert
 
     err = Console(stderr=True)
-    err.print(f"converting {model_dir} (loading TensorFlow)")
+    err.print(f"converting {model_dir}")
 
     def show(name: str, seconds: float) -> None:
         err.print(f"  {name:<10} {seconds:6.2f} s")
