@@ -31,6 +31,7 @@ import numpy as np
 
 from lenet_edge.errors import DataError, UsageError
 from lenet_edge.idx import read_idx, write_idx
+from lenet_edge.stderr import native_stderr_silenced
 
 __all__ = ["CLASS_NAMES", "DATASETS", "Dataset", "load_dataset", "preprocess", "read_dir",
            "read_idx", "write_idx"]
@@ -218,7 +219,10 @@ def _download(name: str) -> Dataset:
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # a dead network fails instead of hanging
     try:
-        module = importlib.import_module("keras.datasets." + name.replace("-", "_"))
+        # Only `train` gets here (the runtime half never loads a dataset); the import pulls in
+        # TensorFlow, whose native start-up lines are kept off the terminal.
+        with native_stderr_silenced():
+            module = importlib.import_module("keras.datasets." + name.replace("-", "_"))
         (x_train, y_train), (x_test, y_test) = module.load_data()
     except Exception as exc:  # import, URL, HTTP, hash, OS errors: all mean no data
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())
