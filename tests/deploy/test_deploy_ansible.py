@@ -48,6 +48,36 @@ def test_emitted_playbook_passes_the_syntax_check(run_cli, synthetic_bundle, tmp
     assert (out / "wheels" / "lenet_edge-0.1.0-py3-none-any.whl").is_file()
 
 
+def test_re_emitting_with_fewer_variants_leaves_no_stale_model_files(
+    run_cli, synthetic_bundle, tmp_path
+):
+    # The playbook uploads all of bundle/: a leftover model would reach the device.
+    out = tmp_path / "ansible"
+    run_cli("deploy", synthetic_bundle, "10.0.0.5", "--emit-ansible", out)
+    run_cli("deploy", synthetic_bundle, "10.0.0.5", "--emit-ansible", out, "--variant", "fp32")
+    assert {p.name for p in (out / "bundle").iterdir()} == {
+        "manifest.json", "reference.npz", "lenet5_fp32.tflite"}
+    assert {p.name for p in tmp_path.iterdir()} == {"ansible", "model"}  # no staging left
+
+
+def test_emit_refuses_a_directory_it_did_not_write(run_cli, synthetic_bundle, tmp_path):
+    out = tmp_path / "photos"
+    out.mkdir()
+    (out / "holiday.jpg").write_bytes(b"keep me")
+    proc = run_cli("deploy", synthetic_bundle, "10.0.0.5", "--emit-ansible", out, check=False)
+    assert proc.returncode == 5, proc.stderr
+    assert "not written by --emit-ansible" in proc.stderr
+    assert [p.name for p in out.iterdir()] == ["holiday.jpg"]
+
+
+def test_emit_into_an_unwritable_place_is_an_output_error(run_cli, synthetic_bundle):
+    proc = run_cli("deploy", synthetic_bundle, "10.0.0.5", "--emit-ansible", "/proc/x",
+                   check=False)
+    assert proc.returncode == 5, proc.stderr
+    assert "cannot write /proc/x" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.returncode != 70
+
+
 @pytest.mark.ssh
 def test_emitted_playbook_deploys_like_the_ssh_path(
     run_cli, synthetic_bundle, tmp_path, sshd, known_hosts, remote_dir, device_python
