@@ -220,6 +220,67 @@ def test_a_folder_that_is_no_bundle_is_a_model_error(tmp_path):
     assert "no manifest" in result.output
 
 
+# --- results files that are there but not what verify / benchmark write ---------------------
+
+
+def without_runtime(data: dict) -> dict:
+    del data["results"][0]["runtime"]  # as a hand edit or an older lenet-edge might leave it
+    return data
+
+
+def status_unknown(data: dict) -> dict:
+    data["results"][0]["status"] = "great"
+    return data
+
+
+def results_not_a_list(data: dict) -> dict:
+    data["results"] = {"fp32": "pass"}
+    return data
+
+
+@pytest.mark.parametrize("name", ["verify.json", "benchmark.json", "device-pi-verify.json"])
+@pytest.mark.parametrize(("spoil", "message"), [
+    (lambda text: "{", "not valid JSON"),
+    (lambda text: "[]", "expected a JSON object, got list"),
+    (lambda text: json.dumps(without_runtime(json.loads(text))), "results[0].runtime is missing"),
+    (lambda text: json.dumps(status_unknown(json.loads(text))),
+     "results[0].status is 'great'; expected one of"),
+    (lambda text: json.dumps(results_not_a_list(json.loads(text))),
+     "results must be a list, got dict"),
+])
+def test_a_results_file_that_is_not_one_is_a_model_error_naming_it(reported, tmp_path, name,
+                                                                  spoil, message):
+    bundle = Path(shutil.copytree(reported, tmp_path / "bundle"))
+    path = bundle / name
+    path.write_text(spoil(path.read_text()))
+    result = CliRunner().invoke(app, ["report", str(bundle)])
+    assert result.exit_code == 4, result.output
+    output = " ".join(result.output.split())  # rich may fold the line
+    assert str(path) in output and message in output
+    assert "Traceback" not in result.output
+    # Nothing misleading is written: the earlier report stays as it was.
+    assert (bundle / "report.html").read_bytes() == (reported / "report.html").read_bytes()
+
+
+def test_a_benchmark_row_without_its_timings_is_a_model_error(reported, tmp_path):
+    bundle = Path(shutil.copytree(reported, tmp_path / "bundle"))
+    data = json.loads((bundle / "benchmark.json").read_text())
+    timed = next(i for i, r in enumerate(data["results"]) if r["status"] == "ok")
+    data["results"][timed]["p50_us"] = "fast"
+    (bundle / "benchmark.json").write_text(json.dumps(data))
+    result = CliRunner().invoke(app, ["report", str(bundle)])
+    assert result.exit_code == 4, result.output
+    assert f"results[{timed}].p50_us must be a number, got str 'fast'" in result.output
+
+
+def test_an_absent_results_file_is_a_note_not_an_error(reported, tmp_path):
+    bundle = Path(shutil.copytree(reported, tmp_path / "bundle"))
+    (bundle / "benchmark.json").unlink()
+    result = CliRunner().invoke(app, ["report", str(bundle)])
+    assert result.exit_code == 0, result.output
+    assert "no benchmark.json in the bundle" in (bundle / "report.html").read_text()
+
+
 # --- the Pareto front -----------------------------------------------------------------------
 
 

@@ -5,12 +5,12 @@ and any `device-<name>-verify.json` / `-benchmark.json` that `lenet-edge deploy`
 Computed: outcomes, the Pareto front, the recommendation, and the predicted classes the
 confusion matrix and the disagreement gallery need, by running those variants through their
 runtime here (sha256-checked bytes, as verify does). A missing file or runtime leaves a note
-where its section would be, never a failure: the report shows what the bundle holds.
+where its section would be, never a failure: the report shows what the bundle holds. A file
+that is there but unreadable or malformed is a ModelError (results_files.py checks each).
 """
 
 from __future__ import annotations
 
-import json
 import platform
 import re
 from dataclasses import dataclass, field
@@ -23,8 +23,16 @@ from lenet_edge import __version__, bundle
 from lenet_edge.errors import LenetEdgeError
 from lenet_edge.recommend import Outcome, Recommendation, outcomes, recommend
 from lenet_edge.report.pareto import pareto_front
+from lenet_edge.report.results_files import (
+    BENCHMARK_JSON,
+    PIPELINE_JSON,
+    VERIFY_JSON,
+    read_benchmark,
+    read_json,
+    read_pipeline,
+    read_verify,
+)
 
-VERIFY_JSON, BENCHMARK_JSON, PIPELINE_JSON = "verify.json", "benchmark.json", "pipeline.json"
 GALLERY_LIMIT = 24  # disagreement images shown: a screenful, the worst first
 _DEVICE_FILE = re.compile(r"^device-(?P<name>.+)-(?P<kind>verify|benchmark)\.json$")
 
@@ -106,22 +114,25 @@ def gather(model_dir: str | Path, prefer: str | None = None) -> ReportContents:
         prefer: "size" or "latency"; None takes pipeline.json's choice, else "size".
 
     Raises:
-        ModelError: no readable manifest or reference set.
+        ModelError: no readable manifest or reference set, or a results file (verify.json,
+            benchmark.json, pipeline.json, train.json, device-*.json) that is there but
+            unreadable or malformed.
     """
     from lenet_edge.data import CLASS_NAMES
 
     model_dir = Path(model_dir)
     manifest = bundle.read_manifest(model_dir)
     reference = bundle.load_reference(model_dir, manifest)
-    pipeline = _read_json(model_dir / PIPELINE_JSON)
+    pipeline = read_pipeline(model_dir / PIPELINE_JSON)
     if prefer is None:
         prefer = ((pipeline or {}).get("config") or {}).get("prefer") or "size"
     name = (manifest.get("dataset") or {}).get("name", "")
     c = ReportContents(
         bundle=str(model_dir), manifest=manifest, reference=reference, prefer=prefer,
         class_names=CLASS_NAMES.get(name, tuple(str(i) for i in range(10))),
-        train=_read_json(model_dir / bundle.TRAIN_JSON),
-        verify=_results(model_dir / VERIFY_JSON), benchmark=_results(model_dir / BENCHMARK_JSON),
+        train=read_json(model_dir / bundle.TRAIN_JSON),
+        verify=read_verify(model_dir / VERIFY_JSON),
+        benchmark=read_benchmark(model_dir / BENCHMARK_JSON),
         pipeline=pipeline, evaluated=len(reference.labels),
     )
     sizes = {v: entry["bytes"] for v, entry in manifest["artifacts"].items()}
@@ -129,7 +140,7 @@ def gather(model_dir: str | Path, prefer: str | None = None) -> ReportContents:
         c.notes["verify"] = (f"no {VERIFY_JSON} in the bundle: run 'lenet-edge verify "
                              f"{model_dir} --json {model_dir / VERIFY_JSON}'")
     else:
-        c.evaluated = min(int(c.verify.get("images") or c.evaluated), c.evaluated)
+        c.evaluated = min(c.verify["images"], c.evaluated)
         c.outcomes = outcomes(c.verify, c.benchmark, sizes)
         c.on_front = _front(c.outcomes)
         c.recommendation = recommend(c.verify, c.benchmark, prefer, sizes)
@@ -215,23 +226,11 @@ def _devices(model_dir: Path, prefer: str, sizes: dict[str, int]) -> list[Device
         match = _DEVICE_FILE.match(path.name)
         if match:
             device = found.setdefault(match["name"], DeviceResults(match["name"], None, None))
-            setattr(device, match["kind"], _results(path))
+            read = read_verify if match["kind"] == "verify" else read_benchmark
+            setattr(device, match["kind"], read(path))
     for device in found.values():
         if device.verify is not None:
             device.outcomes = outcomes(device.verify, device.benchmark, sizes)
             device.recommendation = recommend(device.verify, device.benchmark, prefer, sizes)
     return list(found.values())
 
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _results(path: Path) -> dict[str, Any] | None:
-    """A verify / benchmark JSON with a results list, else None (absent or not one)."""
-    data = _read_json(path)
-    return data if data is not None and isinstance(data.get("results"), list) else None

@@ -1,0 +1,197 @@
+"""The results files a bundle collects, by name, and a checked read of each.
+
+`verify --json`, `benchmark --json`, the pipeline and `deploy` write them; the report and
+the pipeline read them back. They may be hand-edited or from an older lenet-edge, so every
+read checks the fields the report uses: an absent file is None (the report says what to
+run), a file that is there but unreadable or malformed is a ModelError naming the file and
+the first thing wrong, never a KeyError deep inside the report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lenet_edge.errors import ModelError
+from lenet_edge.recommend import PREFERENCES
+
+VERIFY_JSON = "verify.json"
+BENCHMARK_JSON = "benchmark.json"
+PIPELINE_JSON = "pipeline.json"
+REPORT_HTML = "report.html"
+
+VERIFY_STATUSES = ("pass", "fail", "incompatible")
+BENCHMARK_STATUSES = ("ok", "incompatible")
+# The figures a row of each status must carry: the tables, figures and recommendation use them.
+_VERIFY_MEASURED = ("accuracy", "delta_points", "agreement")
+_BENCHMARK_TIMED = ("runs", "min_us", "p50_us", "p90_us", "p99_us", "max_us", "throughput_ips",
+                    "load_ms")
+
+
+class _Invalid(Exception):
+    """What is wrong with one field; read_* add the file name."""
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from `path`; None if the file does not exist.
+
+    Raises:
+        ModelError: the file exists but cannot be read, is not JSON or not a JSON object.
+    """
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})"
+                         ) from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ModelError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def read_verify(path: Path) -> dict[str, Any] | None:
+    """A `lenet-edge verify --json` file, checked; None if absent.
+
+    Raises:
+        ModelError: unreadable, or a field the report needs is missing or of the wrong type.
+    """
+    return _checked(path, _check_verify, "lenet-edge verify --json")
+
+
+def read_benchmark(path: Path) -> dict[str, Any] | None:
+    """A `lenet-edge benchmark --json` file, checked; None if absent.
+
+    Raises:
+        ModelError: unreadable, or a field the report needs is missing or of the wrong type.
+    """
+    return _checked(path, _check_benchmark, "lenet-edge benchmark --json")
+
+
+def read_pipeline(path: Path) -> dict[str, Any] | None:
+    """The pipeline's record (config and stage timings), checked; None if absent."""
+    return _checked(path, _check_pipeline, "lenet-edge pipeline")
+
+
+def _checked(path: Path, check, written_by: str) -> dict[str, Any] | None:
+    data = read_json(path)
+    if data is None:
+        return None
+    try:
+        check(data)
+    except _Invalid as exc:
+        raise ModelError(f"{path}: not a '{written_by}' file: {exc}") from None
+    return data
+
+
+def _check_verify(data: dict[str, Any]) -> None:
+    images = _field(data, "images", int)
+    if images < 1:
+        raise _Invalid(f"'images' must be at least 1, got {images}")
+    gates = _field(data, "gates", dict)
+    for key in ("max_drop", "min_agreement"):
+        _field(gates, key, float, where="gates")
+    for i, row in enumerate(_rows(data, "results")):
+        where = f"results[{i}]"
+        for key in ("variant", "runtime", "runtime_version"):
+            _field(row, key, str, where)
+        status = _status(row, VERIFY_STATUSES, where)
+        for key in _VERIFY_MEASURED:  # only a loaded model has figures
+            _field(row, key, float, where, nullable=status == "incompatible")
+        _field(row, "message", str, where, optional=True, nullable=True)
+        for index in _field(row, "worst", list, where, optional=True) or []:
+            if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+                raise _Invalid(f"{where}.worst holds {index!r}; expected image indices >= 0")
+        for delta in _field(row, "per_class_delta", list, where, optional=True,
+                            nullable=True) or []:
+            if delta is not None and not _is_number(delta):
+                raise _Invalid(f"{where}.per_class_delta holds {delta!r}; expected numbers")
+    _check_skipped(data)
+
+
+def _check_benchmark(data: dict[str, Any]) -> None:
+    _field(data, "machine", dict, optional=True)
+    _field(data, "policy", dict, optional=True)
+    for i, row in enumerate(_rows(data, "results")):
+        where = f"results[{i}]"
+        for key in ("variant", "runtime"):
+            _field(row, key, str, where)
+        status = _status(row, BENCHMARK_STATUSES, where)
+        batch = _field(row, "batch", int, where)
+        if batch < 1:
+            raise _Invalid(f"{where}.batch must be at least 1, got {batch}")
+        _field(row, "bytes", int, where, optional=True, nullable=True)
+        for key in _BENCHMARK_TIMED:  # only a loaded model was timed
+            _field(row, key, float, where, nullable=status != "ok")
+        _field(row, "peak_rss_mb", float, where, optional=True, nullable=True)
+    _check_skipped(data)
+
+
+def _check_pipeline(data: dict[str, Any]) -> None:
+    config = _field(data, "config", dict, optional=True) or {}
+    prefer = _field(config, "prefer", str, "config", optional=True, nullable=True)
+    if prefer is not None and prefer not in PREFERENCES:
+        raise _Invalid(f"config.prefer is {prefer!r}; expected one of {', '.join(PREFERENCES)}")
+    for i, row in enumerate(_rows(data, "stages", optional=True)):
+        where = f"stages[{i}]"
+        for key in ("stage", "process"):
+            _field(row, key, str, where)
+        for key in ("seconds", "cpu_seconds"):
+            _field(row, key, float, where)
+
+
+def _check_skipped(data: dict[str, Any]) -> None:
+    """`skipped` rows (variants no installed runtime could run); an absent list is empty."""
+    for i, row in enumerate(_rows(data, "skipped", optional=True)):
+        for key in ("variant", "reason"):
+            _field(row, key, str, f"skipped[{i}]")
+    data.setdefault("skipped", [])
+
+
+def _rows(data: dict[str, Any], key: str, optional: bool = False) -> list[dict[str, Any]]:
+    rows = _field(data, key, list, optional=optional) or []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise _Invalid(f"{key}[{i}] must be an object, got {_kind(row)}")
+    return rows
+
+
+def _status(row: dict[str, Any], allowed: tuple[str, ...], where: str) -> str:
+    status = _field(row, "status", str, where)
+    if status not in allowed:
+        raise _Invalid(f"{where}.status is {status!r}; expected one of {', '.join(allowed)}")
+    return status
+
+
+def _field(obj: dict[str, Any], key: str, kind: type, where: str = "",
+           optional: bool = False, nullable: bool = False) -> Any:
+    """obj[key] if it is a `kind` (float: any number; int: not bool), else _Invalid."""
+    name = f"{where}.{key}" if where else key
+    if key not in obj:
+        if optional:
+            return None
+        raise _Invalid(f"{name} is missing")
+    value = obj[key]
+    if value is None and nullable:
+        return None
+    ok = (_is_number(value) if kind is float
+          else isinstance(value, int) and not isinstance(value, bool) if kind is int
+          else isinstance(value, kind))
+    if not ok:
+        expected = {float: "a number", int: "an integer", str: "a string", list: "a list",
+                    dict: "an object"}[kind]
+        raise _Invalid(f"{name} must be {expected}, got {_kind(value)}")
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else f"{type(value).__name__} {value!r:.40}"
