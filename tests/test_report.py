@@ -220,6 +220,13 @@ def test_a_folder_that_is_no_bundle_is_a_model_error(tmp_path):
     assert "no manifest" in result.output
 
 
+def test_a_bundle_that_does_not_exist_is_a_model_error_not_an_output_error(tmp_path):
+    # The default --out lies inside the bundle: its missing folder is not the problem.
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "nonexistent")])
+    assert result.exit_code == 4, result.output
+    assert "cannot write" not in result.output
+
+
 # --- results files that are there but not what verify / benchmark write ---------------------
 
 

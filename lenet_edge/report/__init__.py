@@ -53,6 +53,7 @@ def write_report(model_dir: str | Path, out: str | Path | None = None,
 
     if prefer is not None:
         check_preference(prefer)
+    bundle.read_manifest(model_dir)  # not a bundle is the first thing to say, before --out
     html_path = Path(out) if out is not None else Path(model_dir) / REPORT_HTML
     if html_path.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--out {html_path}: must end in .html (the Markdown goes beside it)")
