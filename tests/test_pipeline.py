@@ -117,6 +117,18 @@ def test_bad_options_fail_before_training(run_cli, tmp_path, args, message):
     assert not out.exists()
 
 
+def test_variant_help_names_the_catalogue_the_pipeline_converts():
+    from typer.testing import CliRunner
+
+    from lenet_edge.cli import app
+
+    result = CliRunner().invoke(app, ["pipeline", "--help"], env={"COLUMNS": "200"})
+    help_text = " ".join(result.output.split())
+    assert result.exit_code == 0
+    assert f"(default: all {len(VARIANT_NAMES)}: {', '.join(VARIANT_NAMES)})" in help_text
+    assert "every variant in the bundle" not in help_text  # there is no bundle yet
+
+
 def test_a_folder_that_is_not_a_model_is_refused_by_the_training_child(run_cli, tmp_path):
     out = tmp_path / "photos"
     out.mkdir()

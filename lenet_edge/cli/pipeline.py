@@ -8,9 +8,14 @@ from typing import Annotated
 
 import typer
 
-from lenet_edge.cli.runtime_options import Runtimes, Variants
+from lenet_edge.cli.runtime_options import Runtimes
+from lenet_edge.variants import VARIANT_NAMES
 
 DEFAULT_OUT = Path("models/lenet5")
+# Not the runtime commands' --variant: the pipeline converts the bundle it then evaluates.
+Variants = Annotated[list[str] | None, typer.Option(
+    "--variant", "-v", help=f"Variant to convert, verify and benchmark (repeatable) (default: "
+                            f"all {len(VARIANT_NAMES)}: {', '.join(VARIANT_NAMES)}).")]
 
 
 def pipeline(
