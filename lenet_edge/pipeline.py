@@ -26,11 +26,10 @@ from typing import Any
 
 from lenet_edge import bundle, errors
 from lenet_edge.recommend import Outcome, Recommendation, check_preference, outcomes, recommend
+from lenet_edge.report.results_files import BENCHMARK_JSON, PIPELINE_JSON, VERIFY_JSON
 from lenet_edge.toolchain.train import TrainConfig
 
 STAGES = ("train", "convert", "verify", "benchmark", "report")
-# The names `lenet-edge deploy` looks for when it prints local figures beside a device's.
-VERIFY_JSON, BENCHMARK_JSON, PIPELINE_JSON = "verify.json", "benchmark.json", "pipeline.json"
 
 
 @dataclass(frozen=True)

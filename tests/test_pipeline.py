@@ -117,6 +117,23 @@ def test_bad_options_fail_before_training(run_cli, tmp_path, args, message):
     assert not out.exists()
 
 
+def test_the_results_file_names_are_defined_in_one_place():
+    # The pipeline writes and the report reads the same files: a second spelling could drift.
+    import lenet_edge
+    from lenet_edge.report import results_files
+
+    package = Path(lenet_edge.__file__).parent
+    names = [results_files.VERIFY_JSON, results_files.BENCHMARK_JSON,
+             results_files.PIPELINE_JSON, results_files.REPORT_HTML]
+    ours = [package / "pipeline.py", package / "pipeline_worker.py", package / "recommend.py",
+            *(package / "report").glob("*.py"), package / "cli" / "pipeline.py",
+            package / "cli" / "report.py"]
+    spelled = {f"{path.relative_to(package)}: {name}" for path in ours
+               if path.name != "results_files.py" for name in names
+               if f'"{name}"' in path.read_text()}
+    assert spelled == set()
+
+
 def test_variant_help_names_the_catalogue_the_pipeline_converts():
     from typer.testing import CliRunner
 

@@ -9,6 +9,7 @@ A step per module:
     figures.py    the plots as PNG bytes (matplotlib, Agg)
     html.py       render_html(): the page (inline CSS, data: images, no script, strict CSP)
     markdown.py   render_markdown(): the tables, for CI summaries
+    results_files.py  the results files' names, and a checked read of each
 
 TF-free: a report can be rendered on the device, or after `deploy` brought results back.
 """
@@ -19,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lenet_edge.recommend import Recommendation
-
-REPORT_HTML = "report.html"
+from lenet_edge.report.results_files import REPORT_HTML
 
 
 @dataclass(frozen=True)
