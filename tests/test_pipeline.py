@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from lenet_edge.cli import INTERNAL_ERROR
 from lenet_edge.errors import ModelError
 from lenet_edge.pipeline import PIPELINE_JSON, STAGES, PipelineConfig, evaluate
 from lenet_edge.toolchain.train import TrainConfig
@@ -112,6 +113,8 @@ def test_an_error_in_a_child_comes_back_as_the_same_error(fresh_bundle):
 def test_bad_options_fail_before_training(run_cli, tmp_path, args, message):
     out = tmp_path / "never"
     proc = run_cli("pipeline", "--dataset", "digits", "--out", out, *args, check=False)
+    # A bug also prints one line (no traceback): only the exit code tells it from bad input.
+    assert proc.returncode != INTERNAL_ERROR, proc.stderr
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lenet_edge.cli import app
+from lenet_edge.cli import INTERNAL_ERROR, app
 from lenet_edge.recommend import recommend
 from lenet_edge.report import write_report
 from lenet_edge.report.contents import gather
@@ -210,6 +210,8 @@ def test_text_from_the_bundle_is_escaped(reported):
 ])
 def test_bad_options_fail_with_one_line(reported, args, code, message):
     result = CliRunner().invoke(app, ["report", str(reported), *args])
+    # A bug also prints one line (no traceback): only the exit code tells it from bad input.
+    assert result.exit_code != INTERNAL_ERROR, result.output
     assert result.exit_code == code
     assert message in result.output and "Traceback" not in result.output
 
@@ -261,6 +263,7 @@ def test_a_results_file_that_is_not_one_is_a_model_error_naming_it(reported, tmp
     path = bundle / name
     path.write_text(spoil(path.read_text()))
     result = CliRunner().invoke(app, ["report", str(bundle)])
+    assert result.exit_code != INTERNAL_ERROR, result.output  # was 70: a KeyError
     assert result.exit_code == 4, result.output
     output = " ".join(result.output.split())  # rich may fold the line
     assert str(path) in output and message in output
