@@ -116,3 +116,22 @@ def test_cli_compare_with_a_file_that_is_not_a_benchmark_exits_2(digits_bundle, 
     bad.write_text(json.dumps({"passed": True}))
     proc = run_cli("benchmark", digits_bundle, "--compare", bad, *QUICK_ARGS, check=False)
     assert proc.returncode == 2 and "no 'results' list" in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["reference.npz", "manifest.json", "lenet5_int8.tflite"])
+def test_cli_refuses_to_overwrite_the_bundles_own_files(fresh_bundle, run_cli, name):
+    target = fresh_bundle / name
+    before = target.read_bytes()
+    proc = run_cli("benchmark", fresh_bundle, "--variant", "int8", "--batch", "8", *QUICK_ARGS,
+                   "--json", target, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert f"bundle's own {name}" in proc.stderr and "timed" not in proc.stderr
+    assert target.read_bytes() == before
+
+
+def test_cli_checks_its_output_folder_before_timing(digits_bundle, run_cli):
+    proc = run_cli("benchmark", digits_bundle, "--variant", "int8", *QUICK_ARGS,
+                   "--json", "/nonexistent-dir/bench.json", check=False)
+    assert proc.returncode == 5, proc.stderr
+    assert "folder /nonexistent-dir does not exist" in proc.stderr
+    assert "timed" not in proc.stderr  # refused before any variant ran

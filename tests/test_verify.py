@@ -173,3 +173,57 @@ def test_cli_refuses_a_tampered_bundle_with_exit_4(fresh_bundle, run_cli):
 def test_cli_on_a_folder_without_a_bundle_exits_4(tmp_path, run_cli):
     proc = run_cli("verify", tmp_path, check=False)
     assert proc.returncode == 4 and "no manifest" in proc.stderr
+
+
+@pytest.mark.parametrize("option,name", [
+    ("--json", "manifest.json"),
+    ("--json", "reference.npz"),
+    ("--junit", "lenet5_int8.tflite"),
+    ("--markdown", "lenet5_onnx_fp32.onnx"),
+    ("--json", "train.json"),
+    ("--markdown", "lenet5.weights.h5"),
+])
+def test_cli_refuses_to_overwrite_the_bundles_own_files(fresh_bundle, run_cli, option, name):
+    target = fresh_bundle / name
+    before = target.read_bytes()
+    proc = run_cli("verify", fresh_bundle, "--variant", "fp32", "--limit", "10", option, target,
+                   check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]  # one line
+    assert f"bundle's own {name}" in proc.stderr
+    assert target.read_bytes() == before
+
+
+def test_cli_refuses_a_bundle_file_reached_by_another_spelling(fresh_bundle, tmp_path, run_cli):
+    link = tmp_path / "looks-harmless.json"
+    link.symlink_to(fresh_bundle / "manifest.json")
+    before = (fresh_bundle / "manifest.json").read_bytes()
+    for path in (link, fresh_bundle / ".." / fresh_bundle.name / "manifest.json"):
+        proc = run_cli("verify", fresh_bundle, "--variant", "fp32", "--json", path, check=False)
+        assert proc.returncode == 2 and "bundle's own manifest.json" in proc.stderr
+    assert (fresh_bundle / "manifest.json").read_bytes() == before
+
+
+def test_cli_writes_its_report_into_the_bundle(fresh_bundle, run_cli):
+    # The pipeline, report and deploy read MODEL/verify.json: it is a report, not a bundle file.
+    run_cli("verify", fresh_bundle, "--variant", "fp32", "--limit", "10",
+            "--json", fresh_bundle / "verify.json")
+    assert json.loads((fresh_bundle / "verify.json").read_text())["passed"] is True
+    run_cli("verify", fresh_bundle, "--variant", "fp32", "--limit", "10")  # still intact
+
+
+@pytest.mark.parametrize("bad", ["/nonexistent-dir/verify.xml", "."])
+def test_cli_checks_every_output_before_running(digits_bundle, tmp_path, run_cli, bad):
+    first = tmp_path / "verify.json"
+    proc = run_cli("verify", digits_bundle, "--variant", "fp32", "--json", first,
+                   "--junit", bad, check=False)
+    assert proc.returncode == 5, proc.stderr
+    assert "verified" not in proc.stderr  # no variant ran
+    assert not first.exists()  # nothing half-done: the first output is not written either
+
+
+def test_cli_refuses_two_outputs_to_one_file(digits_bundle, tmp_path, run_cli):
+    out = tmp_path / "report"
+    proc = run_cli("verify", digits_bundle, "--variant", "fp32", "--json", out, "--markdown",
+                   out, check=False)
+    assert proc.returncode == 2 and "--json and --markdown both write" in proc.stderr

@@ -13,6 +13,7 @@ from lenet_edge.cli.runtime_options import (
     JsonFile,
     Runtimes,
     Variants,
+    check_outputs,
     stdout_console,
     write_output,
 )
@@ -51,6 +52,7 @@ def benchmark(
 
     if max_slowdown is not None and compare is None:
         raise UsageError("--max-slowdown needs --compare BASELINE.json")
+    check_outputs(model_dir, {"--json": json_out})  # not after minutes of timing
     err = Console(stderr=True)
     report = run_benchmark(
         model_dir, variants=variant or None, runtimes=runtime or ("auto",), threads=threads,

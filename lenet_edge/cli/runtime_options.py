@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lenet_edge.errors import OutputError
+from lenet_edge.errors import ModelError, OutputError, UsageError
 
 BundleDir = Annotated[
     Path, typer.Argument(help="A converted model bundle (a folder with manifest.json).")
@@ -24,6 +24,62 @@ Runtimes = Annotated[list[str] | None, typer.Option(
 JsonFile = Annotated[Path | None, typer.Option(
     "--json", help="Write the full report as JSON to FILE ('-' for stdout instead of a table)."
 )]
+
+
+def check_outputs(model_dir: Path, outputs: dict[str, Path | None]) -> None:
+    """Refuse report paths that would be lost or would destroy the bundle, before any run.
+
+    Args:
+        model_dir: the bundle the command reads.
+        outputs: option name -> path given (None: not given; '-': stdout).
+
+    Raises:
+        UsageError: a path is one of the bundle's own files (manifest, reference set, training
+            record, weights, an artifact), or two options name the same file.
+        OutputError: a path's folder does not exist or is not writable, or the path is a folder.
+    """
+    chosen = {option: path for option, path in outputs.items()
+              if path is not None and str(path) != "-"}
+    if not chosen:
+        return
+    protected = _bundle_files(model_dir)
+    seen: dict[Path, str] = {}
+    for option, path in chosen.items():
+        resolved = path.resolve()  # follows symlinks: a link to the manifest is the manifest
+        if resolved in protected:
+            raise UsageError(f"{option} {path}: that is the bundle's own {resolved.name}; "
+                             "choose a report file name (e.g. verify.json)")
+        if resolved in seen:
+            raise UsageError(f"{seen[resolved]} and {option} both write {path}; give each its own")
+        seen[resolved] = option
+        if resolved.is_dir():
+            raise OutputError(f"cannot write {path}: it is a folder")
+        _check_folder(path)
+
+
+def _bundle_files(model_dir: Path) -> set[Path]:
+    """Resolved paths of every file the bundle is made of (reports like verify.json are not)."""
+    from lenet_edge import bundle
+
+    names = {bundle.MANIFEST, bundle.REFERENCE, bundle.TRAIN_JSON, bundle.WEIGHTS,
+             bundle.KERAS_MODEL, bundle.CURVES_PNG}
+    try:
+        manifest = bundle.read_manifest(model_dir)
+    except ModelError:
+        pass  # the run itself reports an unreadable bundle, with its own message
+    else:
+        names |= {entry["file"] for entry in manifest["artifacts"].values()}
+        if isinstance(manifest.get("reference"), dict) and "file" in manifest["reference"]:
+            names.add(str(manifest["reference"]["file"]))
+    return {(Path(model_dir) / name).resolve() for name in names}
+
+
+def _check_folder(path: Path) -> None:
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: folder {folder} is not writable")
 
 
 def write_output(path: Path, content: str | bytes) -> None:

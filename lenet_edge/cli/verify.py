@@ -13,6 +13,7 @@ from lenet_edge.cli.runtime_options import (
     JsonFile,
     Runtimes,
     Variants,
+    check_outputs,
     stdout_console,
     write_output,
 )
@@ -48,6 +49,8 @@ def verify(
     from lenet_edge.runtime.verify import verify as run_verify
 
     check_gates(max_drop, min_agreement, limit)  # usage errors before anything loads
+    check_outputs(model_dir, {"--json": json_out, "--junit": junit_out,
+                              "--markdown": markdown_out})  # not after minutes of work
     err = Console(stderr=True)
     report = run_verify(
         model_dir, variants=variant or None, runtimes=runtime or ("auto",), max_drop=max_drop,
