@@ -118,6 +118,20 @@ def test_cli_compare_with_a_file_that_is_not_a_benchmark_exits_2(digits_bundle, 
     assert proc.returncode == 2 and "no 'results' list" in proc.stderr
 
 
+def test_a_batch_above_the_bound_is_a_usage_error(digits_bundle):
+    # 4097: one past MAX_BATCH. Unbounded, 100000000 tiled the reference set into a MemoryError.
+    for batch in (4097, 100_000_000):
+        with pytest.raises(UsageError, match=f"--batch must be at most 4096.*got {batch}"):
+            benchmark(digits_bundle, batch=batch, **QUICK)
+
+
+def test_cli_huge_batch_exits_2(digits_bundle, run_cli):
+    proc = run_cli("benchmark", digits_bundle, "--variant", "int8", "--batch", "100000000",
+                   *QUICK_ARGS, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "--batch must be at most 4096" in proc.stderr
+
+
 @pytest.mark.parametrize("name", ["reference.npz", "manifest.json", "lenet5_int8.tflite"])
 def test_cli_refuses_to_overwrite_the_bundles_own_files(fresh_bundle, run_cli, name):
     target = fresh_bundle / name

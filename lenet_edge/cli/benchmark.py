@@ -31,7 +31,7 @@ def benchmark(
     warmup_time: Annotated[float, typer.Option(
         "--warmup-time", help="Seconds of warm-up, at least.")] = 0.5,
     batch: Annotated[int, typer.Option(
-        "--batch", help="The larger batch size, for throughput.")] = 64,
+        "--batch", help="The larger batch size, for throughput (1 to 4096).")] = 64,
     json_out: JsonFile = None,
     compare: Annotated[Path | None, typer.Option(
         "--compare", help="An earlier 'benchmark --json' file to check latencies against.")] = None,

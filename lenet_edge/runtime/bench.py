@@ -29,6 +29,12 @@ from lenet_edge.runtime.runner import (
 from lenet_edge.runtime.runtimes import AUTO
 from lenet_edge.runtime.timing import TimingPolicy, time_calls
 
+# The largest --batch. LeNet throughput levels off at a few hundred images per call (measured
+# here: 256 and 4096 within run-to-run noise on litert and onnxruntime), while memory keeps
+# growing: the tiled input plus activations peak at ~700 MB in onnxruntime at 4096 (measured),
+# as much as a small device can spare. Unbounded, a typo like 100000000 is a MemoryError.
+MAX_BATCH = 4096
+
 OK, INCOMPATIBLE = "ok", "incompatible"
 Progress = Callable[[str, int, int], None]  # (what just finished, done, total)
 
@@ -100,7 +106,7 @@ def benchmark(bundle_dir: str | Path, variants: Sequence[str] | None = None,
         runs, min_time: timed calls at batch 1 continue until both are reached; at `batch`
             the run count is scaled to the same number of images (timing.TimingPolicy).
         warmup, warmup_time: the same for the untimed warm-up.
-        batch: the larger batch size for throughput (1 times batch 1 only).
+        batch: the larger batch size for throughput, 1 to MAX_BATCH (1 times batch 1 only).
         baseline: an earlier `benchmark --json` file; rows slower than it (median latency)
             by more than `max_slowdown` percent make `passed` False.
 
@@ -111,6 +117,9 @@ def benchmark(bundle_dir: str | Path, variants: Sequence[str] | None = None,
     for name, value in (("--threads", threads), ("--batch", batch)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise UsageError(f"{name} must be an integer >= 1, got {value!r}")
+    if batch > MAX_BATCH:
+        raise UsageError(f"--batch must be at most {MAX_BATCH} (throughput is flat well before "
+                         f"that; memory is not), got {batch}")
     regression.check_max_slowdown(max_slowdown)
     baseline_rows = regression.read_baseline(baseline) if baseline is not None else None
     manifest = bundle.read_manifest(bundle_dir)
