@@ -142,6 +142,16 @@ def test_a_truncated_tflite_file_is_refused(digits_bundle, manifest):
         load_runner(data[: len(data) // 3], "tflite", runtime="tflite-runtime")
 
 
+def test_a_truncated_onnx_file_is_named_in_the_error(digits_bundle, manifest, tmp_path):
+    # Past the cheap header check, so it is onnxruntime's protobuf parser that refuses it.
+    path = tmp_path / "cut.onnx"
+    path.write_bytes(_artifact(digits_bundle, manifest, "onnx-fp32")[:3000])
+    with pytest.raises(ModelError, match=r"cut\.onnx: onnxruntime rejected the file as corrupt"):
+        load_runner(path)
+    with pytest.raises(ModelError, match=r"^lenet5_x\.onnx: onnxruntime rejected"):
+        load_runner(path.read_bytes(), "onnx", source="lenet5_x.onnx")
+
+
 def test_threads_must_be_positive(digits_bundle, manifest):
     with pytest.raises(UsageError, match="threads must be an integer >= 1, got 0"):
         load_runner(_artifact(digits_bundle, manifest, "fp32"), threads=0)

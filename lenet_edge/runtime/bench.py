@@ -152,7 +152,8 @@ def _bench_one(job: Job, data: bytes, images: np.ndarray, batches: list[int],
     try:
         import_runtime(job.runtime.name, job.entry["format"])  # not part of the load time
         start = time.perf_counter_ns()
-        runner = load_runner(data, job.entry["format"], job.runtime.name, threads)
+        runner = load_runner(data, job.entry["format"], job.runtime.name, threads,
+                             source=job.entry["file"])
         load_ms = (time.perf_counter_ns() - start) / 1e6
         start = time.perf_counter_ns()
         runner.predict(images[:1])

@@ -12,6 +12,7 @@ from lenet_edge.runtime.runner import (
     IncompatibleModelError,
     PreparedCall,
     check_images,
+    source_prefix,
 )
 from lenet_edge.runtime.runtimes import RuntimeSpec
 
@@ -28,7 +29,8 @@ class OnnxRunner:
     def import_runtime(spec: RuntimeSpec) -> None:
         spec.require()
 
-    def __init__(self, data: bytes, spec: RuntimeSpec, threads: int = 1):
+    def __init__(self, data: bytes, spec: RuntimeSpec, threads: int = 1,
+                 source: str | None = None):
         ort = spec.require()
         self.runtime = spec.name
         self.runtime_version = spec.version()
@@ -43,7 +45,8 @@ class OnnxRunner:
             text = str(exc).strip()
             first = text.splitlines()[0] if text else type(exc).__name__
             if any(marker in text.lower() for marker in _CORRUPT):
-                raise ModelError(f"onnxruntime rejected the file as corrupt: {first}") from None
+                raise ModelError(f"{source_prefix(source)}onnxruntime rejected the file as "
+                                 f"corrupt: {first}") from None
             raise IncompatibleModelError(
                 f"onnxruntime {self.runtime_version} cannot load the model: {first}",
                 self.runtime, self.runtime_version,

@@ -89,8 +89,13 @@ def check_images(images: np.ndarray, shape: tuple[int, ...] = IMAGE_SHAPE) -> np
     return np.ascontiguousarray(images, dtype=np.float32)
 
 
+def source_prefix(source: str | None) -> str:
+    """"FILE: " to start an error message with the file it is about, or "" when unknown."""
+    return f"{source}: " if source else ""
+
+
 def load_runner(model: bytes | str | os.PathLike, format: str | None = None,  # noqa: A002
-                runtime: str = AUTO, threads: int = 1) -> Runner:
+                runtime: str = AUTO, threads: int = 1, source: str | None = None) -> Runner:
     """Load a model into the chosen runtime and return its Runner.
 
     Args:
@@ -99,6 +104,8 @@ def load_runner(model: bytes | str | os.PathLike, format: str | None = None,  # 
         runtime: "auto" (first installed interpreter for the format), "litert",
             "tflite-runtime" or "onnxruntime".
         threads: interpreter threads (>= 1).
+        source: the file the bytes came from, named in errors (default: the path given, or
+            none: a caller such as the inspect probe adds it to the message itself).
 
     Raises:
         UsageError: unknown runtime, a runtime for another format, threads < 1.
@@ -111,15 +118,15 @@ def load_runner(model: bytes | str | os.PathLike, format: str | None = None,  # 
             data = Path(model).read_bytes()
         except OSError as exc:
             raise ModelError(f"{model}: cannot read ({exc.strerror or exc})") from None
-        source = str(model)
+        source = source or str(model)
     else:
-        data, source = bytes(model), "model bytes"
+        data = bytes(model)
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise UsageError(f"threads must be an integer >= 1, got {threads!r}")
-    fmt = format or model_file.detect_format(data, source)
-    model_file.check_model_bytes(data, fmt, source)
+    fmt = format or model_file.detect_format(data, source or "model bytes")
+    model_file.check_model_bytes(data, fmt, source or "model bytes")
     spec = resolve_runtime(runtime, fmt)
-    return _backend(spec)(data, spec, threads)
+    return _backend(spec)(data, spec, threads, source)
 
 
 def import_runtime(runtime: str, fmt: str) -> RuntimeSpec:
@@ -129,7 +136,7 @@ def import_runtime(runtime: str, fmt: str) -> RuntimeSpec:
     return spec
 
 
-def _backend(spec: RuntimeSpec) -> Callable[[bytes, RuntimeSpec, int], Runner]:
+def _backend(spec: RuntimeSpec) -> Callable[[bytes, RuntimeSpec, int, str | None], Runner]:
     if spec.format == "onnx":
         from lenet_edge.runtime.onnx import OnnxRunner
 

@@ -16,6 +16,7 @@ from lenet_edge.runtime.runner import (
     IncompatibleModelError,
     PreparedCall,
     check_images,
+    source_prefix,
 )
 from lenet_edge.runtime.runtimes import RuntimeSpec
 from lenet_edge.stderr import native_stderr_silenced
@@ -34,15 +35,17 @@ def interpreter_class(spec: RuntimeSpec):
 
 
 def load_error(exc: Exception, spec: RuntimeSpec, version: str,
-               min_runtime: str | None = None) -> ModelError:
+               min_runtime: str | None = None, source: str | None = None) -> ModelError:
     """Turn an interpreter's load error into a one-line ModelError naming the failing op.
 
-    `min_runtime` is the model's own min_runtime_version metadata, quoted when known.
+    `min_runtime` is the model's own min_runtime_version metadata, quoted when known;
+    `source` (the file) is named when the bytes are corrupt.
     """
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
     if any(marker in text.lower() for marker in _CORRUPT):
-        return ModelError(f"{spec.name} {version} rejected the file as corrupt: {first}")
+        return ModelError(f"{source_prefix(source)}{spec.name} {version} rejected the file "
+                          f"as corrupt: {first}")
     needs = f": min_runtime_version {min_runtime}" if min_runtime else ""
     found = _MISSING_BUILTIN.search(text)
     if found:
@@ -75,7 +78,8 @@ class TFLiteRunner:
     format = "tflite"
     import_runtime = staticmethod(interpreter_class)
 
-    def __init__(self, data: bytes, spec: RuntimeSpec, threads: int = 1):
+    def __init__(self, data: bytes, spec: RuntimeSpec, threads: int = 1,
+                 source: str | None = None):
         self.runtime = spec.name
         self.runtime_version = spec.version()
         self.threads = threads
@@ -86,7 +90,8 @@ class TFLiteRunner:
                 self._it = interpreter(model_content=data, num_threads=threads)
                 self._it.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            raise load_error(exc, spec, self.runtime_version, _min_runtime(data)) from None
+            raise load_error(exc, spec, self.runtime_version, _min_runtime(data),
+                             source) from None
         inputs, outputs = self._it.get_input_details(), self._it.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelError(f"expected one input and one output tensor, "

@@ -127,7 +127,8 @@ def _verify_one(job: Job, data: bytes, images, labels, float_logits, max_drop: f
                 min_agreement: float, threads: int) -> VerifyResult:
     started = time.perf_counter()
     try:
-        runner = load_runner(data, job.entry["format"], job.runtime.name, threads)
+        runner = load_runner(data, job.entry["format"], job.runtime.name, threads,
+                             source=job.entry["file"])
         logits = runner.predict(images)
     except IncompatibleModelError as exc:
         return VerifyResult(job.variant, job.runtime.name, exc.runtime_version, INCOMPATIBLE,
