@@ -44,10 +44,9 @@ def test_every_variant_gives_float_logits_close_to_the_float_model(
     assert logits.dtype == np.float32 and logits.shape == (len(reference.labels), 10)
     assert runner.runtime == runtime and runner.runtime_version not in ("", "unknown")
     agreement = np.mean(logits.argmax(1) == reference.logits.argmax(1))
-    # >= 98%: every variant, quantised ones included, keeps the float top-1 class on nearly
-    # every digit (the convert issue asks >= 99% over 10k images; a few hundred images here
-    # make one disagreement worth 0.3 points).
-    assert agreement >= 0.98
+    # >= 99%, the convert issue's bar (tests/test_convert.py holds the same): on the 359
+    # digits reference images it allows 3 disagreements with the float model's top-1 class.
+    assert agreement >= 0.99, agreement
 
 
 def test_int8_io_is_quantised_inside_the_runner(digits_bundle, manifest, reference):
