@@ -40,6 +40,16 @@ TRAIN_JSON = "train.json"
 WEIGHTS = "lenet5.weights.h5"
 KERAS_MODEL = "lenet5.keras"
 CURVES_PNG = "training_curves.png"
+VERIFY_JSON = "verify.json"  # `lenet-edge verify --json` kept in the bundle (pipeline, report)
+BENCHMARK_JSON = "benchmark.json"  # `lenet-edge benchmark --json` kept in the bundle
+PIPELINE_JSON = "pipeline.json"  # the pipeline's config and stage timings
+REPORT_HTML = "report.html"  # `lenet-edge report` (its Markdown twin: report.md)
+
+
+def device_result_name(host: str, kind: str) -> str:
+    """`device-<host>-<kind>.json`: results a deploy brought back from one device."""
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in host)
+    return f"device-{safe}-{kind}.json"
 
 
 # --- atomic writes -------------------------------------------------------------------------

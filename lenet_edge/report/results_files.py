@@ -13,13 +13,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lenet_edge.bundle import (  # noqa: F401 - re-exported for the report and pipeline
+    BENCHMARK_JSON,
+    PIPELINE_JSON,
+    REPORT_HTML,
+    VERIFY_JSON,
+)
 from lenet_edge.errors import ModelError
 from lenet_edge.recommend import PREFERENCES
-
-VERIFY_JSON = "verify.json"
-BENCHMARK_JSON = "benchmark.json"
-PIPELINE_JSON = "pipeline.json"
-REPORT_HTML = "report.html"
 
 VERIFY_STATUSES = ("pass", "fail", "incompatible")
 BENCHMARK_STATUSES = ("ok", "incompatible")
