@@ -19,6 +19,7 @@ from pathlib import Path
 from lenet_edge import bundle
 from lenet_edge.deploy import DeployConfig, install
 from lenet_edge.deploy.device_bundle import pack
+from lenet_edge.deploy.device_checks import GATE_FAILED
 from lenet_edge.deploy.wheel import build_wheel
 from lenet_edge.errors import OutputError
 
@@ -79,21 +80,44 @@ def _check_options(kind: str, config: DeployConfig) -> list[str]:
     return args + [a for flag, v in pairs.items() if v is not None for a in (flag, str(v))]
 
 
-def _device_check(kind: str, config: DeployConfig) -> list[dict]:
-    """Run verify / benchmark on the device and fetch its JSON into the local bundle."""
-    out = f"{ROOT}/results/{RELEASE}-{kind}.json"
-    argv = ["{{ python }}", "-m", "lenet_edge", kind, f"{ROOT}/current", "--json", out,
-            *_check_options(kind, config)]
+def _run_check(kind: str, config: DeployConfig, **extra) -> dict:
+    """Run verify / benchmark on the device, writing its JSON under results/."""
+    argv = ["{{ python }}", "-m", "lenet_edge", kind, f"{ROOT}/current", "--json",
+            _report(kind), *_check_options(kind, config)]
+    return {"name": f"Run lenet-edge {kind} on the device",
+            "ansible.builtin.command": {"argv": argv}, "register": f"{kind}_run",
+            "changed_when": False, **extra}
+
+
+def _report(kind: str) -> str:
+    return f"{ROOT}/results/{RELEASE}-{kind}.json"
+
+
+def _fetch(kind: str, **extra) -> dict:
+    """Bring the device's JSON into the local bundle; a failed fetch fails the host."""
+    return {"name": f"Fetch the {kind} report into the local bundle",
+            "ansible.builtin.fetch": {
+                "src": _report(kind), "flat": True, "fail_on_missing": True,
+                "dest": "{{ results_dir }}/device-{{ inventory_hostname }}-" + f"{kind}.json"},
+            **extra}
+
+
+def _verify_steps(config: DeployConfig) -> list[dict]:
+    """Verify, fetch its report (pass or gate failure), roll back unless it passed.
+
+    The rollback sits in `always`, so a failed fetch never leaves a failing release live.
+    """
+    wrote_report = f"verify_run.rc in [0, {GATE_FAILED}]"  # other exits may write no JSON
     return [
-        {"name": f"Run lenet-edge {kind} on the device",
-         "ansible.builtin.command": {"argv": argv}, "register": f"{kind}_run",
-         "changed_when": False, "failed_when": False},
-        {"name": f"Fetch the {kind} report into the local bundle",
-         "ansible.builtin.fetch": {
-             "src": out, "flat": True,
-             "dest": "{{ results_dir }}/device-{{ inventory_hostname }}-" + f"{kind}.json"},
-         "failed_when": False},
+        _run_check("verify", config, failed_when=False),
+        {"name": "Fetch the verify report, then roll back if verification failed",
+         "block": [_fetch("verify", when=wrote_report)], "always": [_rollback()]},
     ]
+
+
+def _benchmark_steps(config: DeployConfig) -> list[dict]:
+    # The release passed verify and stays live, as on the SSH path; a failed run fails the host.
+    return [_run_check("benchmark", config), _fetch("benchmark")]
 
 
 def _rollback() -> dict:
@@ -104,7 +128,8 @@ def _rollback() -> dict:
                     "{{ previous }}"),
                 _sh("Mark the release failed", install.MARK_FAILED_SCRIPT, ROOT, RELEASE),
                 {"name": "Fail this host", "ansible.builtin.fail": {
-                    "msg": "verify failed on the device (exit {{ verify_run.rc }}); rolled back"}},
+                    "msg": "verify failed on the device (exit {{ verify_run.rc }}: "
+                           "{{ verify_run.stderr_lines | last | default('') }}); rolled back"}},
             ]}
 
 
@@ -146,9 +171,9 @@ def playbook(files: list[str], sha256sums: str, wheel: str, config: DeployConfig
          "ansible.builtin.set_fact": {"previous": "{{ switched.stdout | trim }}"}},
     ]
     if config.verify:
-        steps += [*_device_check("verify", config), _rollback()]
+        steps += _verify_steps(config)
     if config.benchmark:
-        steps += _device_check("benchmark", config)
+        steps += _benchmark_steps(config)
     steps.append(_sh("Keep the live release and the one before it", install.PRUNE_SCRIPT, ROOT,
                      RELEASE, "{{ previous | regex_replace('^releases/', '') }}"))
     relative = not root.startswith("/")  # then the home directory comes from gathered facts
@@ -167,8 +192,9 @@ def playbook(files: list[str], sha256sums: str, wheel: str, config: DeployConfig
         },
         "tasks": [
             {"name": "Create the deploy directory",
-             "ansible.builtin.file": {"path": f"{ROOT}/releases", "state": "directory",
-                                      "mode": "0755"}},
+             "ansible.builtin.file": {"path": f"{ROOT}/{{{{ item }}}}", "state": "directory",
+                                      "mode": "0755"},
+             "loop": ["releases", "results"]},  # results/: where verify / benchmark write
             {"name": "Take the deploy lock (fails while another deploy holds the device)",
              "ansible.builtin.command": {
                  "argv": ["flock", "-n", f"{ROOT}/.deploy.lock", "mkdir", lock_dir]}},
