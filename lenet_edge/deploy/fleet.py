@@ -63,8 +63,10 @@ def read_hosts(path: str | Path, user: str | None = None, port: int | None = Non
     path = Path(path)
     try:
         lines = path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read hosts file {path}: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read hosts file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"cannot read hosts file {path}: not UTF-8 text") from None
     content = [(n, line.strip()) for n, line in enumerate(lines, 1)
                if line.strip() and not line.strip().startswith(("#", ";"))]
     is_ini = any(_SECTION.fullmatch(line) or "ansible_" in line for _, line in content)

@@ -74,6 +74,9 @@ class SshOptions:
     extra: tuple[str, ...] = field(default=())  # --ssh-option KEY=VALUE, repeatable
 
     def __post_init__(self) -> None:
+        # ssh silently ignores a missing key file and falls back to others: say so here.
+        if self.identity is not None and not self.identity.is_file():
+            raise UsageError(f"--identity {self.identity}: no such key file")
         for option in self.extra:
             if not _OPTION_RE.fullmatch(option):
                 raise UsageError(f"invalid --ssh-option {option!r}: expected KEY=VALUE")

@@ -191,3 +191,27 @@ def test_bad_gate_or_benchmark_option_is_refused_before_connecting(
     assert "Traceback" not in proc.stderr
     assert not remote_dir.exists()
     assert sshd.log.read_text().count("Connection from") == connections  # never contacted
+
+
+def test_missing_hosts_file_is_one_clean_line(run_cli, synthetic_bundle, tmp_path):
+    proc = deploy_cli(run_cli, synthetic_bundle, "--hosts", tmp_path / "nonexistent")
+    assert proc.returncode == 2, proc.stderr
+    assert f"cannot read hosts file {tmp_path / 'nonexistent'}: No such file or directory" in (
+        proc.stderr)
+    assert "[Errno" not in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.returncode != 70
+
+
+def test_missing_identity_file_is_refused_before_connecting(
+    run_cli, synthetic_bundle, tmp_path, sshd, known_hosts, remote_dir
+):
+    # ssh itself only warns and tries other keys, which hides a mistyped path.
+    connections = sshd.log.read_text().count("Connection from")
+    proc = deploy_cli(run_cli, synthetic_bundle, "127.0.0.1", "--port", sshd.port,
+                      "--identity", tmp_path / "nonexistent", "--known-hosts", known_hosts,
+                      "--ssh-config", "/dev/null", "--remote-dir", remote_dir, "--no-verify")
+    assert proc.returncode == 2, proc.stderr
+    assert f"--identity {tmp_path / 'nonexistent'}: no such key file" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.returncode != 70
+    assert not remote_dir.exists()
+    assert sshd.log.read_text().count("Connection from") == connections
