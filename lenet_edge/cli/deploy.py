@@ -11,7 +11,9 @@ import typer
 from lenet_edge.cli.runtime_options import BundleDir, Runtimes, Variants, stdout_console
 
 # Options as Annotated aliases: the signature below stays one readable line per option.
-Host = Annotated[str | None, typer.Argument(help="host or user@host of the device (or --hosts).")]
+Host = Annotated[str | None, typer.Argument(
+    help="host or user@host of the device (or --hosts); an IPv6 address without brackets "
+         "(::1, fe80::1%eth0), the port with --port.")]
 HostsFile = Annotated[Path | None, typer.Option(
     "--hosts", help="Deploy to every host in FILE in parallel: one host, user@host or "
                     "host:port per line, or an Ansible INI inventory.")]

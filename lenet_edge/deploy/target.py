@@ -13,9 +13,10 @@ from pathlib import Path
 
 from lenet_edge.errors import UsageError
 
-# A hostname, IPv4 or IPv6 literal (with an optional %zone): letters, digits and . _ : % -,
-# never starting with '-' (ssh would read it as an option). Nothing a shell treats specially.
-_HOST_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:%-]{0,252}")
+# A hostname, IPv4 or IPv6 literal without brackets (::1, fe80::1%eth0): letters, digits and
+# . _ : % -, never starting with '-' (ssh would read it as an option). Nothing a shell treats
+# specially.
+_HOST_RE = re.compile(r"[A-Za-z0-9_:][A-Za-z0-9._:%-]{0,252}")
 # POSIX portable user names (plus the trailing '$' some systems allow is deliberately refused).
 _USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,31}")
 # `--ssh-option` names are OpenSSH keywords: letters only.
@@ -49,8 +50,8 @@ def parse_target(host: str, user: str | None = None, port: int | None = None) ->
         user = host_user
     if not _HOST_RE.fullmatch(host):
         raise UsageError(
-            f"invalid host {host!r}: use a hostname or IP address "
-            "(letters, digits, '.', '-', '_', ':', not starting with '-')"
+            f"invalid host {host!r}: use a hostname or an IPv4 / IPv6 address without "
+            "brackets (letters, digits, '.', '-', '_', ':', '%', not starting with '-')"
         )
     if user is not None and not _USER_RE.fullmatch(user):
         raise UsageError(

@@ -215,3 +215,13 @@ def test_missing_identity_file_is_refused_before_connecting(
     assert "Traceback" not in proc.stderr and proc.returncode != 70
     assert not remote_dir.exists()
     assert sshd.log.read_text().count("Connection from") == connections
+
+
+def test_ipv6_loopback_is_a_host_not_a_usage_error(run_cli, synthetic_bundle, tmp_path, sshd):
+    # The test sshd listens on 127.0.0.1 only: ::1 passes validation, then cannot be reached.
+    proc = deploy_cli(run_cli, synthetic_bundle, "::1", "--port", sshd.port,
+                      "--connect-timeout", "3", "--known-hosts", tmp_path / "kh",
+                      "--ssh-config", "/dev/null")
+    assert proc.returncode == 7, proc.stderr
+    assert "invalid host" not in proc.stderr
+    assert f"::1:{sshd.port}: cannot reach the device" in proc.stderr

@@ -23,7 +23,8 @@ from lenet_edge.deploy.wheel import build_wheel
 from lenet_edge.errors import ModelError, UsageError
 
 
-@pytest.mark.parametrize("host", ["raspberrypi.local", "10.0.0.5", "fe80::1%eth0", "pi-4_b"])
+@pytest.mark.parametrize("host", ["raspberrypi.local", "10.0.0.5", "fe80::1%eth0", "pi-4_b",
+                                  "::1", "::ffff:10.0.0.5"])
 def test_ordinary_hosts_are_accepted(host):
     assert parse_target(host).host == host
 
