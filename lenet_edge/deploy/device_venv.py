@@ -22,25 +22,26 @@ from lenet_edge.deploy.preflight import DeviceFacts
 from lenet_edge.deploy.ssh import Transport, last_line
 from lenet_edge.errors import DeviceError
 
-MARKER = "lenet-edge-wheel.sha256"
+MARKER = "lenet-edge-wheel.sha256"  # in <root>/venv/: the sha256 of the installed wheel
 BASE_PYTHON = "python3"
 
 _UPLOAD_WHEELS = r"""
 mkdir -p "$1/wheels" && tar -x -f - -C "$1/wheels" --no-same-owner --no-same-permissions
 """
 
-_MARKER = r"""cat "$1/venv/lenet-edge-wheel.sha256" 2>/dev/null || true"""
+_MARKER = rf"""cat "$1/venv/{MARKER}" 2>/dev/null || true"""
 
 # $1 root, $2 wheel file name, $3 wheel sha256, then pip options.
-_INSTALL = r"""
+# An f-string (for MARKER): shell braces would need doubling.
+_INSTALL = rf"""
 root=$1; wheel=$1/wheels/$2; sha=$3; shift 3
 [ -x "$root/venv/bin/python" ] || python3 -m venv "$root/venv" || exit 20
 py=$root/venv/bin/python
-rm -f "$root/venv/lenet-edge-wheel.sha256"
+rm -f "$root/venv/{MARKER}"
 "$py" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$@" "$wheel" \
   || exit 21
 "$py" -m pip install -q --disable-pip-version-check "$@" "$wheel[runtime]" || exit 22
-printf '%s\n' "$sha" > "$root/venv/lenet-edge-wheel.sha256"
+printf '%s\n' "$sha" > "$root/venv/{MARKER}"
 """
 
 
