@@ -27,7 +27,7 @@ AcceptNew = Annotated[bool, typer.Option(
                                   "(a changed key is always refused).")]
 SshConfig = Annotated[Path | None, typer.Option("--ssh-config", help="ssh_config file to use.")]
 SshOption = Annotated[list[str] | None, typer.Option(
-    "--ssh-option", "-o", help="Extra OpenSSH option KEY=VALUE (repeatable).")]
+    "--ssh-option", help="Extra OpenSSH option KEY=VALUE (repeatable).")]
 ConnectTimeout = Annotated[int, typer.Option("--connect-timeout", min=1, help="Seconds.")]
 RemoteDir = Annotated[str, typer.Option(
     "--remote-dir", help="Deploy directory on the device (relative paths: in the home).")]

@@ -225,3 +225,10 @@ def test_ipv6_loopback_is_a_host_not_a_usage_error(run_cli, synthetic_bundle, tm
     assert proc.returncode == 7, proc.stderr
     assert "invalid host" not in proc.stderr
     assert f"::1:{sshd.port}: cannot reach the device" in proc.stderr
+
+
+def test_dash_o_is_not_an_ssh_option_alias(run_cli, synthetic_bundle):
+    # Elsewhere in the CLI -o means --out; deploy spells ssh options out in full.
+    proc = deploy_cli(run_cli, synthetic_bundle, "10.0.0.5", "-o", "Compression=yes")
+    assert proc.returncode == 2, proc.stderr
+    assert "No such option" in proc.stderr
