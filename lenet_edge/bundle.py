@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ REPORT_HTML = "report.html"  # `lenet-edge report` (its Markdown twin: report.md
 
 def device_result_name(host: str, kind: str) -> str:
     """`device-<host>-<kind>.json`: results a deploy brought back from one device."""
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in host)
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", host)  # a file name on any file system
     return f"device-{safe}-{kind}.json"
 
 

@@ -8,7 +8,6 @@ the same SSH transport and store it atomically in the local bundle as
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +40,7 @@ class DeviceReport:
 
 def result_file(model_dir: Path, name: str, kind: str) -> Path:
     """`device-<name>-<kind>.json` in the local bundle (name made file-system safe)."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)
-    return Path(model_dir) / f"device-{safe}-{kind}.json"
+    return Path(model_dir) / bundle.device_result_name(name, kind)
 
 
 def run_check(
@@ -81,7 +79,7 @@ def store_report(model_dir: Path, name: str, report: DeviceReport) -> Path:
 
 # Local figures to print beside the device's: what `lenet-edge verify MODEL --json
 # MODEL/verify.json` (and the same for benchmark) saved on this machine, if the user did.
-LOCAL_REPORTS = {"verify": "verify.json", "benchmark": "benchmark.json"}
+LOCAL_REPORTS = {"verify": bundle.VERIFY_JSON, "benchmark": bundle.BENCHMARK_JSON}
 
 
 def local_report(model_dir: Path, kind: str) -> dict | None:
