@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test lint bench system-deps clean
 
-demo: .venv/.installed system-deps
+demo: .venv/.installed
 	.venv/bin/lenet-edge pipeline --dataset digits --out models/demo
 
 test: .venv/.installed .venv-runtime/.installed .venv-tflite/.installed system-deps
