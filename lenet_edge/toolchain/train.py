@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import platform
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from lenet_edge import __version__, bundle
-from lenet_edge.errors import OutputError, UsageError
+from lenet_edge.errors import UsageError
+from lenet_edge.toolchain import model_dir
 
 
 @dataclass(frozen=True)
@@ -102,18 +101,13 @@ def train(config: TrainConfig, out_dir: str | Path, on_epoch: EpochCallback | No
     """
     config = config.resolved()
     out_dir = Path(out_dir)
-    _check_replaceable(out_dir)
+    model_dir.check_replaceable(out_dir)  # before minutes of data loading and training
 
     from lenet_edge import data
 
     dataset = data.load_dataset(config.dataset, config.data_dir)
-    staging = _make_staging(out_dir)
-    try:
-        record = _fit_and_save(config, dataset, staging, on_epoch)
-        _swap_in(staging, out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return record
+    with model_dir.replacing(out_dir) as staging:
+        return _fit_and_save(config, dataset, staging, on_epoch)
 
 
 def _fit_and_save(config: TrainConfig, dataset, staging: Path, on_epoch) -> dict:
@@ -273,46 +267,3 @@ def _plot_curves(history: list[dict], path: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-# --- atomic directory replacement ----------------------------------------------------------
-
-_OURS = (bundle.TRAIN_JSON, bundle.MANIFEST, bundle.WEIGHTS)
-
-
-def _check_replaceable(out_dir: Path) -> None:
-    """Refuse to replace a directory that is not a lenet-edge model (or empty)."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"--out {out_dir} exists and is not a directory")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not any(
-        (out_dir / name).exists() for name in _OURS
-    ):
-        raise OutputError(
-            f"--out {out_dir} is a non-empty directory that holds no lenet-edge model; "
-            "choose a new or empty directory"
-        )
-
-
-def _make_staging(out_dir: Path) -> Path:
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
-    except OSError as exc:
-        raise OutputError(f"cannot write --out {out_dir}: {exc.strerror or exc}") from None
-
-
-def _swap_in(staging: Path, out_dir: Path) -> None:
-    """Put `staging` at `out_dir`; the old directory is removed only after the switch."""
-    old = None
-    try:
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            out_dir.rename(old / "model")
-        staging.rename(out_dir)
-    except OSError as exc:
-        if old is not None and not out_dir.exists():
-            (old / "model").rename(out_dir)  # put the previous model back
-        raise OutputError(f"cannot write --out {out_dir}: {exc.strerror or exc}") from None
-    finally:
-        if old is not None and out_dir.exists():
-            shutil.rmtree(old, ignore_errors=True)
