@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from lenet_edge.stderr import native_stderr_silenced
+
 
 @dataclass(frozen=True)
 class TFLiteRecipe:
@@ -70,13 +72,14 @@ def export_tflite(frozen, recipe: TFLiteRecipe, calibration: np.ndarray | None) 
             required when the recipe calibrates.
     """
     # Known, benign chatter, silenced: the trackable_obj deprecation (see the module
-    # docstring) and "Statistics for quantized inputs were expected" (int8 inputs take their
-    # scale from the calibration data, as intended).
+    # docstring), "Statistics for quantized inputs were expected" (int8 inputs take their
+    # scale from the calibration data, as intended) and the quantiser's native
+    # "fully_quantize: 0, ..." line. Converter errors still arrive as Python exceptions.
     absl_logger = logging.getLogger("absl")
     level = absl_logger.level
     absl_logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), native_stderr_silenced():
             warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
             return _converter(frozen, recipe, calibration).convert()
     finally:
