@@ -361,12 +361,10 @@ def test_fashion_round_trip(fashion_bundle, variant):
     logits = RUNNERS[entry["format"]](bundle.read_verified(fashion_bundle, entry),
                                       data.preprocess(reference.images))
     error = np.max(np.abs(logits - reference.logits))
-    if variant == "fp16":
-        # Fashion logits reach |40|, and fp16 weights err relative to the numbers they make:
-        # the Keras model itself with weights rounded to fp16 is off by 1.24e-2 here, so an
-        # absolute 1e-2 cannot hold. Two fp16 roundoffs (2 * 2^-11) of the largest logit can.
-        assert error <= 2 * 2.0**-11 * np.max(np.abs(reference.logits))
-    elif variant in MAX_ABS:
+    if variant in MAX_ABS:
+        # fp16 holds the 1e-2 here because label smoothing keeps Fashion logits
+        # small (|logit| <= 6.4, error 3.9e-3 measured); without it logits reached |40| and
+        # rounding the weights to fp16 alone cost 1.24e-2.
         assert error <= MAX_ABS[variant]
     else:
         # 10,000 images: 99% allows 100 disagreements (measured 20-70).
