@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -77,6 +78,46 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def replaced_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty staging directory beside `path` that replaces `path` as a whole.
+
+    The swap happens only when the block succeeds; on any failure or Ctrl-C the staging
+    directory is removed and `path` is left as it was. Whether `path` may be replaced at all
+    is the caller's check. An OSError inside the block becomes an OutputError.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.staging-", dir=path.parent))
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        yield staging
+        _swap_directory(staging, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _swap_directory(staging: Path, path: Path) -> None:
+    """Two renames (a directory cannot replace a non-empty one); the old copy goes last."""
+    old = None
+    try:
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+            path.rename(old / path.name)
+        staging.rename(path)
+    except OSError:
+        if old is not None and not path.exists():
+            (old / path.name).rename(path)  # put the previous directory back
+        raise
+    finally:
+        if old is not None and path.exists():
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

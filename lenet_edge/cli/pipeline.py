@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from lenet_edge.cli.runtime_options import Runtimes
+from lenet_edge.cli.runtime_options import MaxDrop, MinAgreement, Runtimes
+from lenet_edge.cli.train import DEFAULT_OUT  # noqa: E402 - one default for both commands
 from lenet_edge.variants import VARIANT_NAMES
 
-DEFAULT_OUT = Path("models/lenet5")
 # Not the runtime commands' --variant: the pipeline converts the bundle it then evaluates.
 Variants = Annotated[list[str] | None, typer.Option(
     "--variant", "-v", help=f"Variant to convert, verify and benchmark (repeatable) (default: "
@@ -26,10 +26,8 @@ def pipeline(
     out: Annotated[Path, typer.Option("--out", "-o", help="Model bundle to write.")] = DEFAULT_OUT,
     variant: Variants = None,
     runtime: Runtimes = None,
-    max_drop: Annotated[float, typer.Option(
-        "--max-drop", help="Largest allowed accuracy drop versus float, in points.")] = 0.5,
-    min_agreement: Annotated[float, typer.Option(
-        "--min-agreement", help="Smallest allowed top-1 agreement with float, in [0, 1].")] = 0.99,
+    max_drop: MaxDrop = 0.5,
+    min_agreement: MinAgreement = 0.99,
     prefer: Annotated[str, typer.Option(
         "--prefer", help="Recommend the smallest ('size') or the fastest ('latency', median "
                          "at batch 1) variant that passes the gates.")] = "size",

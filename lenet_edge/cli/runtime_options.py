@@ -21,6 +21,13 @@ Runtimes = Annotated[list[str] | None, typer.Option(
     "(default: auto = the first installed TFLite interpreter, litert then tflite-runtime, "
     "and onnxruntime for ONNX)."
 )]
+# The accuracy gates of `verify` and `pipeline` (defaults at each parameter: 0.5, 0.99).
+MaxDrop = Annotated[float, typer.Option(
+    "--max-drop", help="Largest allowed accuracy drop versus float, in points."
+)]
+MinAgreement = Annotated[float, typer.Option(
+    "--min-agreement", help="Smallest allowed top-1 agreement with float, in [0, 1]."
+)]
 JsonFile = Annotated[Path | None, typer.Option(
     "--json", help="Write the full report as JSON to FILE ('-' for stdout instead of a table)."
 )]

@@ -11,6 +11,8 @@ import typer
 from lenet_edge.cli.runtime_options import (
     BundleDir,
     JsonFile,
+    MaxDrop,
+    MinAgreement,
     Runtimes,
     Variants,
     check_outputs,
@@ -23,10 +25,8 @@ def verify(
     model_dir: BundleDir,
     variant: Variants = None,
     runtime: Runtimes = None,
-    max_drop: Annotated[float, typer.Option(
-        "--max-drop", help="Largest allowed accuracy drop versus float, in points.")] = 0.5,
-    min_agreement: Annotated[float, typer.Option(
-        "--min-agreement", help="Smallest allowed top-1 agreement with float, in [0, 1].")] = 0.99,
+    max_drop: MaxDrop = 0.5,
+    min_agreement: MinAgreement = 0.99,
     limit: Annotated[int | None, typer.Option(
         "--limit", help="Use only the first N reference images (default: all).")] = None,
     json_out: JsonFile = None,

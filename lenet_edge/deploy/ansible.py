@@ -9,11 +9,8 @@ the SSH path's lock file, so an Ansible run and `lenet-edge deploy` exclude each
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from lenet_edge import bundle
@@ -223,19 +220,8 @@ def emit_ansible(model_dir: str | Path, entries, config: DeployConfig, out_dir: 
     out = Path(out_dir)
     _check_ours(out)
     device_bundle = pack(model_dir, config.variants)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    except OSError as exc:
-        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
-    try:
-        try:
-            _write_tree(staging, model_dir, device_bundle, entries, config)
-        except OSError as exc:  # mkdir, the wheel's zip file, a wheelhouse copy
-            raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
-        _swap_in(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with bundle.replaced_directory(out) as staging:  # OSError -> OutputError
+        _write_tree(staging, model_dir, device_bundle, entries, config)
     return [out / PLAYBOOK, out / INVENTORY, out / "bundle", out / "wheels"]
 
 
@@ -274,18 +260,3 @@ def _write_tree(out: Path, model_dir, device_bundle, entries, config: DeployConf
     play = playbook(sorted(device_bundle.files), device_bundle.sha256sums(), wheel.name, config,
                     Path(model_dir).resolve())
     bundle.write_bytes(out / PLAYBOOK, (HEADER + to_yaml(play) + "\n").encode())
-
-
-def _swap_in(staging: Path, out: Path) -> None:
-    """Put `staging` where `out` is: two renames (a directory cannot replace a non-empty one)."""
-    old = out.with_name(f"{staging.name}.old")
-    try:
-        if out.exists():
-            os.rename(out, old)
-        os.rename(staging, out)
-    except OSError as exc:
-        if old.exists() and not out.exists():
-            with contextlib.suppress(OSError):
-                os.rename(old, out)  # put the earlier DIR back
-        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
-    shutil.rmtree(old, ignore_errors=True)

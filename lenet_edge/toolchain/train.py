@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from lenet_edge import __version__, bundle
-from lenet_edge.errors import UsageError
-from lenet_edge.toolchain import model_dir
+from lenet_edge.errors import OutputError, UsageError
 
 
 @dataclass(frozen=True)
@@ -101,12 +100,13 @@ def train(config: TrainConfig, out_dir: str | Path, on_epoch: EpochCallback | No
     """
     config = config.resolved()
     out_dir = Path(out_dir)
-    model_dir.check_replaceable(out_dir)  # before minutes of data loading and training
+    _check_replaceable(out_dir)  # before minutes of data loading and training
 
     from lenet_edge import data
 
     dataset = data.load_dataset(config.dataset, config.data_dir)
-    with model_dir.replacing(out_dir) as staging:
+    # A new model means a new bundle: the old variants and results go with the old directory.
+    with bundle.replaced_directory(out_dir) as staging:
         return _fit_and_save(config, dataset, staging, on_epoch)
 
 
@@ -267,3 +267,20 @@ def _plot_curves(history: list[dict], path: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+# A directory holding any of these was written by lenet-edge and may be replaced.
+_OURS = (bundle.TRAIN_JSON, bundle.MANIFEST, bundle.WEIGHTS)
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    """Refuse to replace a file or a non-empty directory that holds no lenet-edge model."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out {out_dir} exists and is not a directory")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not any(
+        (out_dir / name).exists() for name in _OURS
+    ):
+        raise OutputError(
+            f"--out {out_dir} is a non-empty directory that holds no lenet-edge model; "
+            "choose a new or empty directory"
+        )
