@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from lenet_edge.cli.runtime_options import MaxDrop, MinAgreement, Runtimes
-from lenet_edge.cli.train import DEFAULT_OUT  # noqa: E402 - one default for both commands
+from lenet_edge.cli.train import DEFAULT_OUT
 from lenet_edge.variants import VARIANT_NAMES
 
 # Not the runtime commands' --variant: the pipeline converts the bundle it then evaluates.
