@@ -1,17 +1,20 @@
 # Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
 # Each builds what it needs on first use: .venv (everything), and for the tests two
-# device-like venvs with a single extra each (.venv-runtime, .venv-tflite), as on a Pi.
+# device-like venvs with a single extra each (.venv-runtime, .venv-tflite), as on a Pi,
+# and the same two package sets on an emulated arm64 Pi (.emulated-pi/, qemu-user).
 
 PYTHON ?= python3
 SYSTEM_PACKAGES := dataset-fashion-mnist openssh-server openssh-client chromium
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench system-deps clean
+EMULATED_PI := .emulated-pi
+
+.PHONY: demo test lint bench system-deps emulated-pi pi-e2e clean clean-emulated-pi
 
 demo: .venv/.installed
 	.venv/bin/lenet-edge pipeline --dataset digits --out models/demo
 
-test: .venv/.installed .venv-runtime/.installed .venv-tflite/.installed system-deps
+test: .venv/.installed .venv-runtime/.installed .venv-tflite/.installed system-deps emulated-pi
 	.venv/bin/ruff check lenet_edge tests scripts
 	.venv/bin/pytest $(PYTEST_ARGS)
 
@@ -40,6 +43,24 @@ bench: .venv/.installed system-deps
 	.venv-tflite/bin/pip install --quiet -e '.[tflite-runtime]'
 	touch $@
 
+# The arm64 tier: an emulated Raspberry Pi's Python 3.11 (Debian 12 arm64 under qemu-user, no
+# binfmt_misc) with exactly the device venvs' packages, as aarch64 wheels. About a minute the
+# first time; needs root for qemu-user-static and debootstrap (otherwise its tests skip).
+emulated-pi: .venv/.installed .venv-runtime/.installed .venv-tflite/.installed
+	@if [ "$$(id -u)" != 0 ] && [ ! -x $(EMULATED_PI)/bin/python-runtime ]; then \
+	  echo "note: the emulated Pi needs root once (apt-get, debootstrap): arm64 tests skipped"; \
+	  exit 0; fi; \
+	mkdir -p $(EMULATED_PI) && scripts/emulated_pi.sh user-sysroot && \
+	.venv-runtime/bin/pip freeze --exclude-editable > $(EMULATED_PI)/requirements-runtime.txt && \
+	.venv-tflite/bin/pip freeze --exclude-editable > $(EMULATED_PI)/requirements-tflite-runtime.txt && \
+	for extra in runtime tflite-runtime; do PIP=.venv/bin/pip scripts/emulated_pi.sh \
+	  user-site $$extra $(EMULATED_PI)/requirements-$$extra.txt || exit 1; done
+
+# Deploy end to end to an emulated Pi (a full Debian 12 arm64 VM with sshd on 127.0.0.1).
+# Not part of `make test`: ~25 min the first time (the VM image is kept), ~10 min after.
+pi-e2e: .venv/.installed
+	scripts/pi_e2e.sh
+
 # Debian packages: Fashion-MNIST's IDX files, a real sshd for the deploy tests, and
 # Chromium for the report test. Installed only when running as root and missing.
 system-deps:
@@ -53,3 +74,7 @@ system-deps:
 
 clean:
 	rm -rf .venv .venv-runtime .venv-tflite .pytest_cache .ruff_cache .hypothesis
+
+clean-emulated-pi:  # the arm64 sysroot and the VM image (rebuilding the VM takes ~25 min)
+	-scripts/emulated_pi.sh vm-stop
+	rm -rf $(EMULATED_PI)

@@ -6,6 +6,7 @@ runtime half must not need it): toolchain steps run through the CLI in a subproc
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +18,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 # Venvs `make test` builds with a single extra each, as on a device (see Makefile).
 RUNTIME_VENVS = {"runtime": REPO / ".venv-runtime", "tflite-runtime": REPO / ".venv-tflite"}
+# The same two package sets as aarch64 wheels on an emulated Raspberry Pi's Python 3.11
+# (qemu-user, Debian 12 arm64; scripts/emulated_pi.sh, built by `make test` as root).
+EMULATED_PI_PYTHONS = {extra: REPO / ".emulated-pi" / "bin" / f"python-{extra}"
+                       for extra in RUNTIME_VENVS}
+ARCHES = ("x86_64", "aarch64")
 
 
 def _cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -24,6 +30,8 @@ def _cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["LENET_EDGE_OFFLINE"] = "1"  # tests never download a dataset
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.pop("LENET_EDGE_DATA_DIR", None)
+    # The checkout under test, also for the emulated arm64 Pythons, which have no install of it.
+    env["PYTHONPATH"] = str(REPO)
     env.update(extra or {})
     return env
 
@@ -103,6 +111,49 @@ def runtime_venv():
                 pytest.fail(message)
             pytest.skip(message)
         return venv
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def runtime_python(runtime_venv):
+    """The python of a device-like environment: one extra, on x86_64 here or on emulated arm64.
+
+    A missing emulated Pi is a skip with its reason, and a failure in CI (see Makefile).
+    """
+
+    def get(extra: str, arch: str = "x86_64") -> Path:
+        if arch == "x86_64":
+            return runtime_venv(extra) / "bin" / "python"
+        python = EMULATED_PI_PYTHONS[extra]
+        if not python.exists():
+            message = (f"no emulated arm64 Pi at {python}: 'make test' builds it as root "
+                       "(qemu-user-static, debootstrap; scripts/emulated_pi.sh)")
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        return python
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def device_verify(runtime_python, digits_bundle, tmp_path_factory, run_cli):
+    """`verify --json` of the digits bundle in a device environment, run once per session.
+
+    Returns (completed process, parsed JSON) for (extra, arch, Pi CPU model).
+    """
+    done: dict[tuple[str, str, str], tuple[subprocess.CompletedProcess, dict]] = {}
+
+    def get(extra: str, arch: str = "x86_64", cpu: str = "cortex-a72"):
+        key = (extra, arch, cpu)
+        if key not in done:
+            out = tmp_path_factory.mktemp("device-verify") / "verify.json"
+            proc = run_cli("verify", digits_bundle, "--json", out, check=False,
+                           python=runtime_python(extra, arch), env={"EMULATED_PI_CPU": cpu})
+            assert out.exists(), proc.stderr[-2000:]
+            done[key] = proc, json.loads(out.read_text())
+        return done[key]
 
     return get
 
