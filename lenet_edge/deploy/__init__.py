@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lenet_edge import bundle
-from lenet_edge.deploy import device_checks, device_venv, install, preflight
+from lenet_edge.deploy import device_checks, device_venv, install, preflight, wheelhouse
 from lenet_edge.deploy.device_bundle import DeviceBundle, pack
 from lenet_edge.deploy.ssh import Transport
 from lenet_edge.deploy.target import SshOptions, Target, parse_target
@@ -60,8 +60,8 @@ def check_deploy_options(config: DeployConfig) -> None:
     """The checks verify and benchmark run on the device, run here first (same messages).
 
     Raises:
-        UsageError: a value the device's verify / benchmark would refuse, or a bad
-            --lock-timeout.
+        UsageError: a value the device's verify / benchmark would refuse, a bad
+            --lock-timeout, or a --wheelhouse that is missing or holds no wheel.
     """
     from lenet_edge.runtime.timing import TimingPolicy
     from lenet_edge.runtime.verify import check_gates
@@ -79,6 +79,8 @@ def check_deploy_options(config: DeployConfig) -> None:
     if isinstance(wait, bool) or not isinstance(wait, int | float) or not (
             math.isfinite(wait) and wait >= 0):
         raise UsageError(f"--lock-timeout must be a number of seconds >= 0, got {wait!r}")
+    if config.wheelhouse is not None:
+        wheelhouse.wheelhouse_files(config.wheelhouse)  # refused here, not after connecting
 
 
 @dataclass

@@ -2,14 +2,15 @@
 
 Managed mode (the default) keeps `<remote-dir>/venv`: created with the device's `python3 -m
 venv`, filled from a wheel of this very package (built locally, see wheel.py) with its
-`runtime` extra. A marker file holds the wheel's sha256, so an unchanged device costs one
-probe and no pip. If pip cannot reach an index (or `--wheelhouse` lacks a wheel), the error
-gives the exact `pip download` to run on the workstation for the device's CPU and Python.
+`runtime` extra (and `tflite-runtime` when asked for). A marker file holds the wheel's sha256,
+so an unchanged device costs one probe and no pip. If pip cannot reach an index (or
+`--wheelhouse` lacks a wheel), the one-line error names what pip missed and gives the exact
+`pip download` to run on the workstation for the device's CPU, glibc and Python
+(wheelhouse.py).
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import io
 import shlex
 import tarfile
@@ -20,6 +21,14 @@ from lenet_edge.deploy import preflight
 from lenet_edge.deploy.install import RemoteLayout
 from lenet_edge.deploy.preflight import DeviceFacts
 from lenet_edge.deploy.ssh import Transport, last_line
+from lenet_edge.deploy.wheelhouse import (
+    DEFAULT_DIR,
+    download_command,
+    install_spec,
+    missing_requirement,
+    pip_options,
+    wheelhouse_files,
+)
 from lenet_edge.errors import DeviceError
 
 MARKER = "lenet-edge-wheel.sha256"  # in <root>/venv/: the sha256 of the installed wheel
@@ -31,16 +40,16 @@ mkdir -p "$1/wheels" && tar -x -f - -C "$1/wheels" --no-same-owner --no-same-per
 
 _MARKER = rf"""cat "$1/venv/{MARKER}" 2>/dev/null || true"""
 
-# $1 root, $2 wheel file name, $3 wheel sha256, then pip options.
-# An f-string (for MARKER): shell braces would need doubling.
+# $1 root, $2 wheel file name, $3 the same with its extras (`install_spec`), $4 wheel sha256,
+# then pip options. An f-string (for MARKER): shell braces would need doubling.
 _INSTALL = rf"""
-root=$1; wheel=$1/wheels/$2; sha=$3; shift 3
+root=$1; wheel=$1/wheels/$2; spec=$1/wheels/$3; sha=$4; shift 4
 [ -x "$root/venv/bin/python" ] || python3 -m venv "$root/venv" || exit 20
 py=$root/venv/bin/python
 rm -f "$root/venv/{MARKER}"
 "$py" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$@" "$wheel" \
   || exit 21
-"$py" -m pip install -q --disable-pip-version-check "$@" "$wheel[runtime]" || exit 22
+"$py" -m pip install -q --disable-pip-version-check "$@" "$spec" || exit 22
 printf '%s\n' "$sha" > "$root/venv/{MARKER}"
 """
 
@@ -69,36 +78,74 @@ def ensure_runtime(
     """
     where = transport.target.label
     python = managed_python(layout)
+    wheel_on_device = f"{layout.root}/wheels/{wheel.name}"
     facts = preflight.probe(transport, python, layout.root)
     marker = transport.run(_MARKER, [layout.root]).stdout.decode().strip()
-    if facts is not None and marker == wheel_sha and facts.modules.get("lenet_edge"):
-        preflight.check_ready(where, facts, python, runtimes, f"{layout.root}/wheels/{wheel.name}")
+    # Same wheel and everything the runtimes need: no pip. A runtime asked for since the
+    # last install (--runtime tflite-runtime) reinstalls with its extra.
+    if facts is not None and marker == wheel_sha and _ready(where, facts, python, runtimes,
+                                                            wheel_on_device):
         return python, facts
 
     if facts is None and not base.ensurepip:
         raise DeviceError(f"{where}: python3 cannot create a venv (no ensurepip); on the device "
                           "run: sudo apt install python3-venv")
 
-    upload_wheels(transport, layout, [wheel, *_wheelhouse_files(wheelhouse)])
-    pip_options = ["--no-index", "--find-links", f"{layout.root}/wheels"] if wheelhouse else [
-        "--retries", "1", "--timeout", "20"]
-    progress(f"installing lenet-edge[runtime] into {layout.root}/venv (pip)")
-    proc = transport.run(_INSTALL, [layout.root, wheel.name, wheel_sha, *pip_options],
-                         timeout=1800)
+    extra_wheels = wheelhouse_files(wheelhouse) if wheelhouse else []
+    upload_wheels(transport, layout, [wheel, *extra_wheels])
+    options = pip_options(f"{layout.root}/wheels" if wheelhouse else None)
+    progress(f"installing {install_spec('lenet-edge', runtimes)} into {layout.root}/venv (pip)")
+    proc = transport.run(
+        _INSTALL, [layout.root, wheel.name, install_spec(wheel.name, runtimes), wheel_sha,
+                   *options], timeout=1800)
     if proc.returncode == 20:
         raise DeviceError(f"{where}: python3 -m venv failed ({last_line(proc.stderr)}); "
                           "on the device run: sudo apt install python3-venv")
     if proc.returncode:
-        raise DeviceError(
-            f"{where}: pip install on the device failed ({last_line(proc.stderr)}). If the "
-            "device has no internet, on this workstation run: "
-            f"{download_command(base)} and deploy again with --wheelhouse wheelhouse"
-        )
+        raise pip_failure(where, proc.stderr, base, runtimes, wheelhouse)
     facts = preflight.probe(transport, python, layout.root)
     if facts is None:
         raise DeviceError(f"{where}: {python} missing after install")
-    preflight.check_ready(where, facts, python, runtimes, f"{layout.root}/wheels/{wheel.name}")
+    preflight.check_ready(where, facts, python, runtimes, wheel_on_device)
     return python, facts
+
+
+def _ready(where: str, facts: DeviceFacts, python: str, runtimes: tuple[str, ...],
+           wheel: str) -> bool:
+    """Whether `check_ready` passes (if not, a reinstall may fix it; it runs again after)."""
+    try:
+        preflight.check_ready(where, facts, python, runtimes, wheel)
+    except DeviceError:
+        return False
+    return True
+
+
+def pip_failure(where: str, stderr: bytes, base: DeviceFacts, runtimes: tuple[str, ...],
+                wheelhouse: Path | None) -> DeviceError:
+    """One line: what pip missed (from its stderr) and the `pip download` that fetches it."""
+    missing = missing_requirement(stderr)
+    dest = wheelhouse or DEFAULT_DIR
+    device = f"{base.machine}, Python {base.python}, {base.libc or 'unknown libc'}"
+    if missing and wheelhouse:
+        cause = f"--wheelhouse {wheelhouse} has no {missing} wheel for the device ({device})"
+    elif missing:
+        cause = f"no {missing} wheel for the device ({device}) from its package index"
+    else:
+        cause = _pip_error(stderr)
+    fix = "on this workstation run" if wheelhouse else (
+        "if the device has no internet, on this workstation run")
+    return DeviceError(
+        f"{where}: pip install on the device failed: {cause}; {fix}: "
+        f"{download_command(base, runtimes, dest)} then deploy again with --wheelhouse "
+        f"{shlex.quote(str(dest))}"
+    )
+
+
+def _pip_error(stderr: bytes) -> str:
+    """pip's first ERROR line (the cause; later ones are hints), else its last line."""
+    lines = stderr.decode(errors="replace").splitlines()
+    errors = [line.strip() for line in lines if line.startswith("ERROR:")]
+    return f"pip: {errors[0]}" if errors else last_line(stderr)
 
 
 def upload_wheels(transport: Transport, layout: RemoteLayout, wheels: list[Path]) -> None:
@@ -111,33 +158,3 @@ def upload_wheels(transport: Transport, layout: RemoteLayout, wheels: list[Path]
     if proc.returncode:
         raise DeviceError(f"{transport.target.label}: cannot upload wheels to "
                           f"{layout.root}/wheels: {last_line(proc.stderr)}")
-
-
-def _wheelhouse_files(wheelhouse: Path | None) -> list[Path]:
-    return sorted(wheelhouse.glob("*.whl")) if wheelhouse else []
-
-
-def runtime_requirements() -> list[str]:
-    """lenet-edge's base requirements plus its `runtime` extra, from the installed metadata."""
-    reqs = []
-    for req in importlib.metadata.requires("lenet-edge") or []:
-        spec, _, marker = req.partition(";")
-        if not marker.strip() or marker.replace("'", '"').strip() == 'extra == "runtime"':
-            reqs.append(spec.strip())
-    return reqs
-
-
-def download_command(facts: DeviceFacts) -> str:
-    """`pip download` of every wheel the device needs, for its CPU, Python and glibc."""
-    version = ".".join(map(str, facts.python_tuple))
-    args = ["pip", "download", "--only-binary=:all:", "--dest", "wheelhouse",
-            "--python-version", version]
-    libc, _, libc_version = facts.libc.partition("-")
-    if facts.system == "Linux" and libc == "glibc" and libc_version.startswith("2."):
-        minor = int(libc_version.split(".")[1])
-        args += ["--platform", f"manylinux2014_{facts.machine}"]
-        for tag_minor in (17, 27, 28, 31, 34, 35, 36, 39):
-            if tag_minor <= minor:
-                args += ["--platform", f"manylinux_2_{tag_minor}_{facts.machine}"]
-    args += [*runtime_requirements()]
-    return shlex.join(args)
