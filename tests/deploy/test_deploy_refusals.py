@@ -139,21 +139,49 @@ def test_device_without_a_package_index_stops_with_the_download_command(
     run_cli, synthetic_bundle, tmp_path, remote_dir, ssh_args
 ):
     # Managed install (no --remote-python): deploy creates REMOTE_DIR/venv with the device's
-    # python3 and runs pip there. An empty --wheelhouse makes pip offline (--no-index), as on
-    # a device without internet, so pip cannot find numpy and friends.
-    empty = tmp_path / "wheelhouse"
-    empty.mkdir()
+    # python3 and runs pip there. A --wheelhouse holding only an unrelated wheel makes pip
+    # offline (--no-index), as on a device without internet, so pip finds no numpy & co.
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "unrelated-1.0-py3-none-any.whl").write_bytes(b"never opened: not needed")
     proc = deploy_cli(run_cli, synthetic_bundle, "127.0.0.1", *ssh_args, "--remote-dir",
-                      remote_dir, "--wheelhouse", empty, "--no-verify")
-    assert proc.returncode == 7
-    assert "pip install on the device failed" in proc.stderr
-    assert "pip download --only-binary=:all: --dest wheelhouse --python-version 3.11" in (
-        proc.stderr)
-    assert "--platform manylinux2014_x86_64" in proc.stderr
-    assert "'ai-edge-litert>=2.0'" in proc.stderr
-    assert "--wheelhouse wheelhouse" in proc.stderr
+                      remote_dir, "--wheelhouse", wheels, "--no-verify")
+    assert proc.returncode == 7, proc.stderr
+    error = proc.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"lenet-edge: error: 127.0.0.1:{ssh_args[1]}: pip install on the "
+                            f"device failed: --wheelhouse {wheels} has no ")
+    assert f"pip download --only-binary=:all: --dest {wheels} --python-version 3.11 " in error
+    assert "--implementation cp --abi cp311 " in error
+    assert "--platform manylinux2014_x86_64" in error
+    assert "'ai-edge-litert>=2.0'" in error
+    assert error.endswith(f"then deploy again with --wheelhouse {wheels}")
+    assert "Traceback" not in proc.stderr
     assert (remote_dir / "venv" / "bin" / "python").exists()  # the venv itself was made
     assert not (remote_dir / "current").exists()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda path: None, "no such directory"),
+    (lambda path: path.mkdir(), "holds no .whl files"),
+    (lambda path: path.write_text(""), "is not a directory"),
+])
+def test_wheelhouse_without_wheels_is_refused_before_connecting(
+    run_cli, synthetic_bundle, tmp_path, remote_dir, ssh_args, sshd, make, message
+):
+    # Before, a missing directory shipped no wheels and an empty one looked like an offline
+    # device: both failed in pip on the device after the venv was made.
+    wheels = tmp_path / "wheels"
+    make(wheels)
+    connections = sshd.log.read_text().count("Connection from")
+    proc = deploy_cli(run_cli, synthetic_bundle, "127.0.0.1", *ssh_args, "--remote-dir",
+                      remote_dir, "--wheelhouse", wheels)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"lenet-edge: error: --wheelhouse {wheels}: {message}" + (
+            "; fill it with the pip download deploy prints when the device cannot reach a "
+            "package index" if message == "holds no .whl files" else ""))
+    assert not remote_dir.exists()
+    assert sshd.log.read_text().count("Connection from") == connections  # never contacted
 
 
 def test_shell_syntax_in_the_remote_dir_stays_a_literal_path(

@@ -4,6 +4,7 @@ the ssh command line, the offline-install command."""
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 import zipfile
@@ -13,13 +14,14 @@ from synthetic_bundle import make_synthetic_bundle
 
 from lenet_edge import bundle
 from lenet_edge.deploy.device_bundle import pack
-from lenet_edge.deploy.device_venv import download_command, runtime_requirements
+from lenet_edge.deploy.device_venv import download_command, pip_failure
 from lenet_edge.deploy.fleet import read_hosts
 from lenet_edge.deploy.install import RemoteLayout
 from lenet_edge.deploy.preflight import DeviceFacts
 from lenet_edge.deploy.ssh import Transport
 from lenet_edge.deploy.target import SshOptions, parse_target
 from lenet_edge.deploy.wheel import build_wheel
+from lenet_edge.deploy.wheelhouse import device_requirements, platform_tags, wheelhouse_files
 from lenet_edge.errors import ModelError, UsageError
 
 
@@ -131,19 +133,102 @@ def test_wheel_installs_lenet_edge_with_its_cli(tmp_path):
     assert (target / "bin" / "lenet-edge").is_file()
 
 
-def test_offline_download_command_matches_the_device(tmp_path):
-    facts = DeviceFacts(python="3.11.2", executable="/usr/bin/python3", machine="aarch64",
-                        system="Linux", libc="glibc-2.36", modules={}, ensurepip=True,
-                        free_bytes=1 << 30, disk_path="/home/pi")
-    command = download_command(facts)
-    assert command.startswith("pip download --only-binary=:all: --dest wheelhouse "
-                              "--python-version 3.11 --platform manylinux2014_aarch64")
-    assert "--platform manylinux_2_36_aarch64" in command
-    assert "manylinux_2_39" not in command  # newer than the device's glibc
-    for requirement in runtime_requirements():
-        assert requirement in command
-    assert any(r.startswith("ai-edge-litert") for r in runtime_requirements())
-    assert not any(r.startswith("tensorflow") for r in runtime_requirements())
+def device(python="3.11.2", machine="aarch64", libc="glibc-2.36") -> DeviceFacts:
+    """Preflight facts of a device; the defaults are a Raspberry Pi 4 on Debian 12."""
+    return DeviceFacts(python=python, executable="/usr/bin/python3", machine=machine,
+                       system="Linux", libc=libc, modules={}, ensurepip=True,
+                       free_bytes=1 << 30, disk_path="/home/pi")
+
+
+def options(argv: list[str], flag: str) -> list[str]:
+    return [argv[i + 1] for i, arg in enumerate(argv) if arg == flag]
+
+
+def test_download_command_fetches_for_the_device_not_for_this_workstation():
+    argv = shlex.split(download_command(device()))
+    assert argv[:3] == ["pip", "download", "--only-binary=:all:"]
+    assert options(argv, "--dest") == ["wheelhouse"]
+    # Without --implementation and --abi pip would take this Python's ABI (cp312 on a 3.12
+    # workstation) and find nothing the Pi's 3.11 can install.
+    assert (options(argv, "--python-version"), options(argv, "--implementation"),
+            options(argv, "--abi")) == (["3.11"], ["cp"], ["cp311"])
+    # pip download matches each --platform exactly: every glibc the Pi's pip accepts is there.
+    assert options(argv, "--platform") == [
+        *(f"manylinux_2_{minor}_aarch64" for minor in range(36, 16, -1)),
+        "manylinux2014_aarch64"]
+    # Then the requirements: lenet-edge's own and its runtime extra, nothing of the toolchain.
+    requirements = argv[argv.index("manylinux2014_aarch64") + 1:]
+    assert requirements == device_requirements(device()) == [
+        "numpy>=1.23", "typer>=0.12", "rich>=13", "ai-edge-litert>=2.0", "onnxruntime>=1.17",
+        "pillow>=10"]
+
+
+def test_download_command_for_tflite_runtime_adds_its_extra_as_the_device_evaluates_it():
+    asked = shlex.split(download_command(device(), ("tflite-runtime",)))
+    assert "tflite-runtime>=2.14" in asked and "numpy<2" in asked
+    assert "onnxruntime>=1.17" in asked  # the runtime extra stays
+    # The extra's markers hold for the device's Python, not this one's: none on 3.12.
+    newer = device_requirements(device(python="3.12.3"), ("tflite-runtime",))
+    assert not any(r.startswith("tflite-runtime") or r == "numpy<2" for r in newer)
+    assert "--abi cp312" in download_command(device(python="3.12.3"))
+
+
+def test_platform_tags_follow_the_cpu_and_glibc():
+    x86 = platform_tags(device(machine="x86_64", libc="glibc-2.31"))
+    assert x86[:2] == ["manylinux_2_31_x86_64", "manylinux_2_30_x86_64"]
+    assert x86[-2:] == ["manylinux_2_5_x86_64", "manylinux1_x86_64"]
+    assert {"manylinux2014_x86_64", "manylinux2010_x86_64"} <= set(x86)
+    assert platform_tags(device(machine="armv7l", libc="glibc-2.17")) == [
+        "manylinux_2_17_armv7l", "manylinux2014_armv7l"]
+    assert platform_tags(device(libc="")) == []  # no glibc: no manylinux wheel fits
+
+
+def test_download_command_is_quoted_for_the_shell():
+    command = download_command(device(), dest="my wheels")
+    assert "--dest 'my wheels'" in command and "'numpy>=1.23'" in command
+    assert shlex.split(command)[4] == "my wheels"
+
+
+PIP_NOT_FOUND = b"""\
+Looking in links: lenet-edge/wheels
+Processing ./lenet-edge/wheels/lenet_edge-0.1.0-py3-none-any.whl
+ERROR: Could not find a version that satisfies the requirement onnxruntime>=1.17 (from \
+lenet-edge[runtime]) (from versions: none)
+ERROR: No matching distribution found for onnxruntime>=1.17; extra == "runtime"
+"""
+
+
+def test_pip_failure_names_the_missing_wheel_and_the_download_in_one_line(tmp_path):
+    error = pip_failure("pi", PIP_NOT_FOUND, device(), (), tmp_path / "wh")
+    message = str(error)
+    assert "\n" not in message and error.exit_code == 7
+    assert message.startswith(f"pi: pip install on the device failed: --wheelhouse "
+                              f"{tmp_path / 'wh'} has no onnxruntime>=1.17 wheel for the device "
+                              "(aarch64, Python 3.11.2, glibc-2.36)")
+    assert f"{download_command(device(), (), tmp_path / 'wh')} then deploy again" in message
+    online = str(pip_failure("pi", PIP_NOT_FOUND, device(), (), None))
+    assert "if the device has no internet" in online
+    assert online.endswith("then deploy again with --wheelhouse wheelhouse")
+
+
+def test_pip_failure_without_a_missing_wheel_quotes_pips_first_error():
+    stderr = (b"ERROR: Cannot install lenet-edge because these package versions have "
+              b"conflicting dependencies.\nERROR: ResolutionImpossible: for help visit x\n")
+    message = str(pip_failure("pi", stderr, device(), (), None))
+    assert message.startswith("pi: pip install on the device failed: pip: ERROR: Cannot "
+                              "install lenet-edge because these package versions have")
+
+
+def test_wheelhouse_that_is_missing_or_empty_is_refused(tmp_path):
+    with pytest.raises(UsageError, match="no such directory"):
+        wheelhouse_files(tmp_path / "nonexistent")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UsageError, match="is not a directory"):
+        wheelhouse_files(tmp_path / "file")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "numpy.tar.gz").write_text("")
+    with pytest.raises(UsageError, match="holds no .whl files"):
+        wheelhouse_files(tmp_path / "empty")
 
 
 @pytest.mark.parametrize("given, root", [("lenet-edge", "lenet-edge"), ("~/apps/le/", "apps/le"),
