@@ -24,6 +24,7 @@ from lenet_edge.deploy.ssh import Transport, last_line
 from lenet_edge.deploy.wheelhouse import (
     DEFAULT_DIR,
     download_command,
+    index_unreachable,
     install_spec,
     missing_requirement,
     pip_options,
@@ -128,6 +129,8 @@ def pip_failure(where: str, stderr: bytes, base: DeviceFacts, runtimes: tuple[st
     device = f"{base.machine}, Python {base.python}, {base.libc or 'unknown libc'}"
     if missing and wheelhouse:
         cause = f"--wheelhouse {wheelhouse} has no {missing} wheel for the device ({device})"
+    elif missing and index_unreachable(stderr):
+        cause = f"the device cannot reach a package index (pip found no {missing})"
     elif missing:
         cause = f"no {missing} wheel for the device ({device}) from its package index"
     else:
@@ -136,7 +139,7 @@ def pip_failure(where: str, stderr: bytes, base: DeviceFacts, runtimes: tuple[st
         "if the device has no internet, on this workstation run")
     return DeviceError(
         f"{where}: pip install on the device failed: {cause}; {fix}: "
-        f"{download_command(base, runtimes, dest)} then deploy again with --wheelhouse "
+        f"{download_command(base, runtimes, dest)} and deploy again with --wheelhouse "
         f"{shlex.quote(str(dest))}"
     )
 

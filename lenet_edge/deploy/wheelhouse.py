@@ -36,6 +36,8 @@ _LEGACY_MANYLINUX = {5: "manylinux1", 12: "manylinux2010", 17: "manylinux2014"}
 # pip's stderr when --no-index / the index has no wheel for a requirement; pip 23 appends
 # the requirement's marker (`onnxruntime>=1.17; extra == "runtime"`): not part of the name.
 _NOT_FOUND = re.compile(r"No matching distribution found for ([^\s;]+)")
+# pip's warnings when it cannot reach the index (no network, DNS, TLS), before _NOT_FOUND.
+_UNREACHABLE = re.compile(r"connection broken by|Could not fetch URL")
 
 
 def device_extras(runtimes: tuple[str, ...]) -> tuple[str, ...]:
@@ -129,6 +131,12 @@ def missing_requirement(pip_stderr: bytes | str) -> str | None:
     text = pip_stderr.decode(errors="replace") if isinstance(pip_stderr, bytes) else pip_stderr
     found = _NOT_FOUND.search(text)
     return found.group(1) if found else None
+
+
+def index_unreachable(pip_stderr: bytes | str) -> bool:
+    """Whether pip says it could not reach its package index (then nothing was found)."""
+    text = pip_stderr.decode(errors="replace") if isinstance(pip_stderr, bytes) else pip_stderr
+    return _UNREACHABLE.search(text) is not None
 
 
 def wheelhouse_files(wheelhouse: Path) -> list[Path]:

@@ -126,7 +126,7 @@ def test_wheelhouse_missing_onnxruntime_stops_with_one_line_and_the_download(
     error = proc.stderr.strip().splitlines()[-1]
     assert error.startswith("lenet-edge: error: 127.0.0.1:")
     assert f"--wheelhouse {partial} has no onnxruntime>=1.17 wheel for the device" in error
-    command = shlex.split(error[error.index("pip download"):error.index(" then deploy again")])
+    command = shlex.split(error[error.index("pip download"):error.index(" and deploy again")])
     version = command[command.index("--python-version") + 1]
     assert command[command.index("--implementation") + 1] == "cp"
     assert command[command.index("--abi") + 1] == "cp" + version.replace(".", "")
@@ -135,7 +135,7 @@ def test_wheelhouse_missing_onnxruntime_stops_with_one_line_and_the_download(
     machine = platform.machine()
     assert {f"manylinux_2_17_{machine}", f"manylinux2014_{machine}"} <= set(platforms)
     assert any(r.startswith("onnxruntime") for r in command)
-    assert error.endswith(f"then deploy again with --wheelhouse {partial}")
+    assert error.endswith(f"and deploy again with --wheelhouse {partial}")
     assert not (remote_dir / "current").exists()
 
 
@@ -153,5 +153,5 @@ def test_tflite_runtime_is_installed_as_an_extra_and_in_the_download(
     assert "installing lenet-edge[runtime,tflite-runtime] into" in proc.stderr
     error = proc.stderr.strip().splitlines()[-1]
     assert error.startswith("lenet-edge: error: 127.0.0.1:")
-    command = shlex.split(error[error.index("pip download"):error.index(" then deploy again")])
+    command = shlex.split(error[error.index("pip download"):error.index(" and deploy again")])
     assert {"tflite-runtime>=2.14", "numpy<2", "onnxruntime>=1.17"} <= set(command)

@@ -154,7 +154,7 @@ def test_device_without_a_package_index_stops_with_the_download_command(
     assert "--implementation cp --abi cp311 " in error
     assert "--platform manylinux2014_x86_64" in error
     assert "'ai-edge-litert>=2.0'" in error
-    assert error.endswith(f"then deploy again with --wheelhouse {wheels}")
+    assert error.endswith(f"and deploy again with --wheelhouse {wheels}")
     assert "Traceback" not in proc.stderr
     assert (remote_dir / "venv" / "bin" / "python").exists()  # the venv itself was made
     assert not (remote_dir / "current").exists()

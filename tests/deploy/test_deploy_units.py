@@ -205,10 +205,23 @@ def test_pip_failure_names_the_missing_wheel_and_the_download_in_one_line(tmp_pa
     assert message.startswith(f"pi: pip install on the device failed: --wheelhouse "
                               f"{tmp_path / 'wh'} has no onnxruntime>=1.17 wheel for the device "
                               "(aarch64, Python 3.11.2, glibc-2.36)")
-    assert f"{download_command(device(), (), tmp_path / 'wh')} then deploy again" in message
+    assert f"{download_command(device(), (), tmp_path / 'wh')} and deploy again" in message
     online = str(pip_failure("pi", PIP_NOT_FOUND, device(), (), None))
     assert "if the device has no internet" in online
-    assert online.endswith("then deploy again with --wheelhouse wheelhouse")
+    assert online.endswith("and deploy again with --wheelhouse wheelhouse")
+
+
+def test_pip_failure_of_an_offline_device_says_it_cannot_reach_an_index():
+    stderr = (b"WARNING: Retrying (Retry(total=0, connect=None, read=None, redirect=None, "
+              b"status=None)) after connection broken by 'NewConnectionError('<pip._vendor."
+              b"urllib3.connection.HTTPSConnection object at 0x7f0>: Failed to establish a new "
+              b"connection: [Errno -2] Name or service not known')': /simple/numpy/\n"
+              b"ERROR: Could not find a version that satisfies the requirement numpy>=1.23 "
+              b"(from versions: none)\nERROR: No matching distribution found for numpy>=1.23\n")
+    message = str(pip_failure("pi", stderr, device(), (), None))
+    assert message.startswith("pi: pip install on the device failed: the device cannot reach "
+                              "a package index (pip found no numpy>=1.23); if the device has "
+                              "no internet, on this workstation run: pip download ")
 
 
 def test_pip_failure_without_a_missing_wheel_quotes_pips_first_error():
