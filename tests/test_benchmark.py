@@ -149,3 +149,120 @@ def test_cli_checks_its_output_folder_before_timing(digits_bundle, run_cli):
     assert proc.returncode == 5, proc.stderr
     assert "folder /nonexistent-dir does not exist" in proc.stderr
     assert "timed" not in proc.stderr  # refused before any variant ran
+
+
+# --- several thread counts, cold start, emulation --------------------------------------------
+
+
+def test_one_thread_count_keeps_its_rows_and_recommends_itself(report):
+    data = report.to_dict()
+    assert data["schedule"]["threads"] == [1] and data["schedule"]["interleaved"] is False
+    assert [(r["variant"], r["threads"]) for r in data["recommendations"]] == [
+        ("fp32", 1), ("int8", 1), ("onnx-int8", 1)]
+    assert data["cold_start"] is None  # the library measures it only when asked
+
+
+@pytest.fixture(scope="module")
+def threads_run(digits_bundle, run_cli, tmp_path_factory):
+    """One CLI run comparing 1 and 2 threads, with a cold start, marked as emulated."""
+    out = tmp_path_factory.mktemp("threads") / "bench.json"
+    proc = run_cli("benchmark", digits_bundle, "--variant", "int8", "--variant", "onnx-fp32",
+                   "--batch", "4", "--threads", "2,1", *QUICK_ARGS, "--json", out,
+                   env={"LENET_EDGE_EMULATED": "qemu-system-aarch64 (test)"})
+    return proc, json.loads(out.read_text())
+
+
+def test_each_thread_count_gets_its_rows(threads_run):
+    _, data = threads_run
+    rows = [(r["variant"], r["threads"], r["batch"]) for r in data["results"]]
+    assert rows == [("int8", 1, 1), ("int8", 2, 1), ("int8", 1, 4), ("int8", 2, 4),
+                    ("onnx-fp32", 1, 1), ("onnx-fp32", 2, 1), ("onnx-fp32", 1, 4),
+                    ("onnx-fp32", 2, 4)]
+    assert all(r["status"] == "ok" and r["runs"] >= 20 for r in data["results"] if
+               r["batch"] == 1)
+    assert data["schedule"]["interleaved"] is True and data["schedule"]["seed"] == 0
+
+
+def test_a_thread_count_is_recommended_per_variant_and_runtime(threads_run):
+    proc, data = threads_run
+    medians = {(r["variant"], r["threads"]): r["p50_us"] for r in data["results"]
+               if r["batch"] == 1}
+    assert [r["variant"] for r in data["recommendations"]] == ["int8", "onnx-fp32"]
+    for rec in data["recommendations"]:
+        best = min(medians[rec["variant"], t] for t in (1, 2))
+        assert rec["threads"] in (1, 2) and rec["best_p50_us"] == best
+        assert rec["p50_us"] == medians[rec["variant"], rec["threads"]] <= best * 1.05
+        if rec["threads"] == 2:  # 2 threads only when 1 is more than 5% behind
+            assert medians[rec["variant"], 1] > best * 1.05
+    assert "recommended threads:" in proc.stdout and "within 5%" in proc.stdout
+
+
+def test_a_cold_start_is_timed_in_a_fresh_process(threads_run):
+    proc, data = threads_run
+    rows = {c["variant"]: c for c in data["cold_start"]}
+    assert set(rows) == {"int8", "onnx-fp32"}
+    for c in rows.values():
+        assert c["status"] == "ok", c["message"]
+        assert 0 < c["python_start_ms"] < c["first_result_ms"] <= c["wall_ms"]
+        assert c["import_ms"] > 0 and c["load_ms"] > 0 and c["first_ms"] > 0
+        assert c["python_start_ms"] + c["import_ms"] + c["load_ms"] + c["first_ms"] == \
+            pytest.approx(c["first_result_ms"])
+        # Its own memory: numpy plus one interpreter, not the benchmark process's peak.
+        assert 10 < c["peak_rss_mb"] < 300
+        assert c["tensorflow_loaded"] is False
+    assert rows["int8"]["runtime"] == "litert" and rows["onnx-fp32"]["runtime"] == "onnxruntime"
+    assert "cold start" in proc.stdout
+
+
+def test_an_emulated_machine_marks_the_figures_functional_only(threads_run):
+    proc, data = threads_run
+    assert data["machine"]["emulated"] == "qemu-system-aarch64 (test)"
+    assert any("latency figures are functional only" in n for n in data["notes"])
+    assert "EMULATED (qemu-system-aarch64 (test))" in proc.stdout
+
+
+def test_cli_no_cold_start_skips_the_child_processes(digits_bundle, run_cli, tmp_path):
+    out = tmp_path / "bench.json"
+    proc = run_cli("benchmark", digits_bundle, "--variant", "int8", "--batch", "4", *QUICK_ARGS,
+                   "--no-cold-start", "--json", out, env={"LENET_EDGE_EMULATED": "0"})
+    data = json.loads(out.read_text())
+    assert data["cold_start"] is None and "cold start" not in proc.stdout
+    assert data["machine"]["emulated"] is None and "EMULATED" not in proc.stdout  # "0": not
+    assert "recommended threads" not in proc.stdout  # one count: nothing to recommend
+
+
+@pytest.mark.parametrize("threads,message", [
+    ("0", "--threads must be an integer >= 1, got 0"),
+    ("1,2,1", "--threads lists 1 more than once"),
+    ("1,two", "--threads must be integers separated by commas"),
+    ("65", "--threads must be at most 64, got 65"),
+])
+def test_cli_bad_threads_exit_2_with_one_line(digits_bundle, run_cli, threads, message):
+    proc = run_cli("benchmark", digits_bundle, "--variant", "int8", "--threads", threads,
+                   *QUICK_ARGS, check=False)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("lenet-edge: error: ") and message in line
+    assert "timed" not in proc.stderr
+
+
+def test_a_cold_start_loads_only_sha256_checked_bytes(fresh_bundle):
+    from lenet_edge.runtime.cold_start import measure_cold_start
+
+    model = fresh_bundle / "lenet5_int8.tflite"
+    model.write_bytes(model.read_bytes()[:-1] + b"\x00")
+    c = measure_cold_start(fresh_bundle, "int8", "tflite", "litert", 1)
+    assert c.status == "failed" and c.first_result_ms is None
+    assert "sha256 does not match the manifest" in c.message
+
+
+def test_a_child_that_cannot_start_is_a_failed_row(digits_bundle, tmp_path, monkeypatch):
+    # As under qemu-user without binfmt_misc: exec of the interpreter fails with ENOEXEC.
+    from lenet_edge.runtime import cold_start
+
+    not_a_program = tmp_path / "python3"
+    not_a_program.write_bytes(b"\x7fELF\x02not really")
+    not_a_program.chmod(0o755)
+    monkeypatch.setattr(cold_start.sys, "executable", str(not_a_program))
+    c = cold_start.measure_cold_start(digits_bundle, "int8", "tflite", "litert", 1)
+    assert c.status == "failed" and "Exec format error" in c.message

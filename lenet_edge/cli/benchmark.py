@@ -23,7 +23,9 @@ def benchmark(
     model_dir: BundleDir,
     variant: Variants = None,
     runtime: Runtimes = None,
-    threads: Annotated[int, typer.Option("--threads", help="Interpreter threads.")] = 1,
+    threads: Annotated[str, typer.Option(
+        "--threads", help="Interpreter threads: one count, or several to compare (e.g. 1,2,4): "
+        "timed interleaved, with a recommended count per variant.")] = "1",
     runs: Annotated[int, typer.Option("--runs", help="Timed calls at batch 1, at least.")] = 1000,
     min_time: Annotated[float, typer.Option(
         "--min-time", help="Seconds of timed calls, at least.")] = 2.0,
@@ -38,10 +40,17 @@ def benchmark(
     max_slowdown: Annotated[float | None, typer.Option(
         "--max-slowdown",
         help="With --compare: largest allowed median slowdown, in percent (default: 10).")] = None,
+    cold_start: Annotated[bool, typer.Option(
+        "--cold-start/--no-cold-start",
+        help="Also time a fresh Python process per variant x runtime from start to first "
+             "result, with its peak memory.")] = True,
 ) -> None:
     """Time every variant: load, first call, then batch 1 and --batch after a warm-up.
 
     Run counts at --batch are scaled to the same number of images as at batch 1.
+
+    With several --threads: recommends the fewest threads whose median at batch 1 is within
+    5% of the best count's.
 
     With --compare: exit 1 when a median latency exceeds the baseline's by --max-slowdown %.
     """
@@ -58,6 +67,7 @@ def benchmark(
         model_dir, variants=variant or None, runtimes=runtime or ("auto",), threads=threads,
         runs=runs, warmup=warmup, batch=batch, min_time=min_time, warmup_time=warmup_time,
         baseline=compare, max_slowdown=10.0 if max_slowdown is None else max_slowdown,
+        cold_start=cold_start,
         progress=lambda label, done, total: err.print(f"[{done}/{total}] timed {label}"),
     )
     data = report.to_dict()
@@ -68,6 +78,10 @@ def benchmark(
     else:
         console = stdout_console()
         console.print(_table(data))
+        if data["cold_start"]:
+            console.print(_cold_start_table(data["cold_start"]))
+        if len(data["schedule"]["threads"]) > 1:
+            console.print(_recommendations(data["recommendations"]))
         if data["comparison"]:
             console.print(_comparison_table(data["comparison"]))
     if not report.passed:
@@ -83,22 +97,25 @@ def _table(data: dict):
     from rich.text import Text
 
     m = data["machine"]
-    timing = Table(
-        title=f"benchmark {escape(data['bundle'])}", box=box.SIMPLE_HEAD,
-        caption=f"{m['cpu']} ({m['arch']}, {m['usable_cores']} cores), Python {m['python']}; "
-                "µs per call: set input, invoke, read output",
-    )
+    caption = (f"{m['cpu']} ({m['arch']}, {m['usable_cores']} cores), Python {m['python']}; "
+               "µs per call: set input, invoke, read output")
+    if m.get("emulated"):
+        caption += f"\nEMULATED ({m['emulated']}): latency figures are functional only"
+    timing = Table(title=f"benchmark {escape(data['bundle'])}", box=box.SIMPLE_HEAD,
+                   caption=escape(caption))
     for column in ("variant", "runtime", "thr", "batch", "mean µs", "p50 µs", "p90 µs",
                    "p99 µs", "img/s"):
         timing.add_column(column, justify="left" if column in ("variant", "runtime")
                           else "right", no_wrap=True)
+    several = len(data["schedule"]["threads"]) > 1  # then load and first call per count
     setup = Table(box=box.SIMPLE_HEAD)
-    for column in ("variant", "runtime", "version", "load ms", "first ms", "peak RSS MB", "KB"):
+    for column in ("variant", "runtime", "version", *(["thr"] if several else []), "load ms",
+                   "first ms", "peak RSS MB", "KB"):
         setup.add_column(column, justify="left" if column in ("variant", "runtime", "version")
                          else "right", no_wrap=True)
     notes, seen = [], set()
     for r in data["results"]:
-        key = (r["variant"], r["runtime"])
+        key = (r["variant"], r["runtime"], r["threads"] if several else None)
         if r["status"] != "ok":
             timing.add_row(r["variant"], r["runtime"], str(r["threads"]), "",
                            f"[yellow]{r['status']}[/]")
@@ -112,11 +129,51 @@ def _table(data: dict):
         if key not in seen and r["status"] == "ok":
             seen.add(key)
             setup.add_row(r["variant"], r["runtime"], r["runtime_version"],
-                          f"{r['load_ms']:.1f}", f"{r['first_ms']:.2f}",
-                          f"{r['peak_rss_mb']:.0f}", f"{r['bytes'] / 1024:.0f}")
+                          *([str(r["threads"])] if several else []), f"{r['load_ms']:.1f}",
+                          f"{r['first_ms']:.2f}", f"{r['peak_rss_mb']:.0f}",
+                          f"{r['bytes'] / 1024:.0f}")
     notes += [f"{s['variant']} skipped: {s['reason']}" for s in data["skipped"]]
     notes += data["notes"]
     return Group(timing, setup, *map(Text, notes))  # Text: brackets are not markup
+
+
+def _cold_start_table(rows: list[dict]):
+    """A fresh process per variant x runtime: from spawn to first result, and its memory."""
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, title="cold start: a fresh Python process to its first "
+                  "result (ms from spawn)")
+    columns = ("variant", "runtime", "thr", "to result", "python", "import", "load", "first",
+               "to exit", "peak RSS MB")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("variant", "runtime")
+                         else "right", no_wrap=True)
+    notes = []
+    for c in rows:
+        if c["status"] != "ok":
+            table.add_row(c["variant"], c["runtime"], str(c["threads"]),
+                          f"[yellow]{c['status']}[/]")
+            notes.append(f"cold start of {c['variant']} on {c['runtime']}: {c['message']}")
+            continue
+        table.add_row(c["variant"], c["runtime"], str(c["threads"]),
+                      f"{c['first_result_ms']:.0f}", f"{c['python_start_ms']:.0f}",
+                      f"{c['import_ms']:.0f}", f"{c['load_ms']:.1f}", f"{c['first_ms']:.1f}",
+                      f"{c['wall_ms']:.0f}", f"{c['peak_rss_mb']:.0f}")
+    return Group(table, *map(Text, notes))
+
+
+def _recommendations(rows: list[dict]):
+    from rich.text import Text
+
+    from lenet_edge.runtime.threads import RULE, ThreadRecommendation
+
+    lines = ["recommended threads:"]
+    lines += [f"  {ThreadRecommendation(**r).describe()}" for r in rows]
+    lines.append(f"  rule: {RULE}")
+    return Text("\n".join(lines))
 
 
 def _comparison_table(comparison: dict):

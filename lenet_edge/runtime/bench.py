@@ -4,6 +4,10 @@ Per variant x runtime: load time (bytes already sha256-checked -> interpreter re
 first inference on one image, then timed calls at batch 1 and at `batch` (see timing.py for
 exactly what is timed), throughput, and peak RSS. Images are the bundle's own reference
 images. A runtime that cannot load a variant yields one row with status "incompatible".
+
+Several thread counts: one interpreter each, timed interleaved and with a recommended count
+per variant x runtime (threads.py). Optionally a cold start per variant x runtime: a fresh
+process timed to its first result (cold_start.py).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from lenet_edge import bundle
 from lenet_edge.data import preprocess
 from lenet_edge.errors import UsageError
 from lenet_edge.runtime import machine, regression
+from lenet_edge.runtime.cold_start import ColdStart, measure_cold_start
 from lenet_edge.runtime.plan import Job, Skipped, plan_jobs, read_artifacts
 from lenet_edge.runtime.runner import (
     IncompatibleModelError,
@@ -27,7 +32,15 @@ from lenet_edge.runtime.runner import (
     load_runner,
 )
 from lenet_edge.runtime.runtimes import AUTO
-from lenet_edge.runtime.timing import TimingPolicy, time_calls
+from lenet_edge.runtime.threads import (
+    ThreadRecommendation,
+    check_threads,
+    interleaved_order,
+    recommend_threads,
+    rounds_for,
+    schedule_info,
+)
+from lenet_edge.runtime.timing import LatencyStats, TimingPolicy, time_calls, time_interleaved
 
 # The largest --batch. LeNet throughput levels off at a few hundred images per call (measured
 # here: 256 and 4096 within run-to-run noise on litert and onnxruntime), while memory keeps
@@ -77,6 +90,9 @@ class BenchmarkReport:
     comparison: list[regression.Comparison] | None = None
     max_slowdown_pct: float | None = None
     notes: list[str] = field(default_factory=list)
+    schedule: dict[str, Any] = field(default_factory=dict)  # how thread counts were timed
+    recommendations: list[ThreadRecommendation] = field(default_factory=list)
+    cold_start: list[ColdStart] | None = None  # None: not measured
 
     @property
     def passed(self) -> bool:
@@ -91,32 +107,39 @@ class BenchmarkReport:
             "comparison": None if self.comparison is None else {
                 "max_slowdown_pct": self.max_slowdown_pct,
                 "rows": [c.to_dict() for c in self.comparison]},
-            "notes": self.notes,
+            "notes": self.notes, "schedule": self.schedule,
+            "recommendations": [r.to_dict() for r in self.recommendations],
+            "cold_start": None if self.cold_start is None else [
+                c.to_dict() for c in self.cold_start],
         }
 
 
 def benchmark(bundle_dir: str | Path, variants: Sequence[str] | None = None,
-              runtimes: Sequence[str] = (AUTO,), threads: int = 1, runs: int = 1000,
-              warmup: int = 50, batch: int = 64, min_time: float = 2.0,
+              runtimes: Sequence[str] = (AUTO,), threads: int | str | Sequence[int] = 1,
+              runs: int = 1000, warmup: int = 50, batch: int = 64, min_time: float = 2.0,
               warmup_time: float = 0.5, baseline: str | Path | None = None,
-              max_slowdown: float = 10.0, progress: Progress | None = None) -> BenchmarkReport:
+              max_slowdown: float = 10.0, progress: Progress | None = None,
+              cold_start: bool = False) -> BenchmarkReport:
     """Time each requested variant x runtime; optionally gate on a baseline's latencies.
 
     Args:
+        threads: one interpreter thread count, or several ("1,2,4" or a list) to compare:
+            timed interleaved, with a recommended count per variant x runtime (threads.py).
         runs, min_time: timed calls at batch 1 continue until both are reached; at `batch`
             the run count is scaled to the same number of images (timing.TimingPolicy).
         warmup, warmup_time: the same for the untimed warm-up.
         batch: the larger batch size for throughput, 1 to MAX_BATCH (1 times batch 1 only).
         baseline: an earlier `benchmark --json` file; rows slower than it (median latency)
             by more than `max_slowdown` percent make `passed` False.
+        cold_start: also time a fresh process per variant x runtime to its first result.
 
     Raises:
         UsageError, ModelError, MissingDependencyError.
     """
     policy = TimingPolicy(runs, float(min_time), warmup, float(warmup_time))
-    for name, value in (("--threads", threads), ("--batch", batch)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise UsageError(f"{name} must be an integer >= 1, got {value!r}")
+    counts = check_threads(threads)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise UsageError(f"--batch must be an integer >= 1, got {batch!r}")
     if batch > MAX_BATCH:
         raise UsageError(f"--batch must be at most {MAX_BATCH} (throughput is flat well before "
                          f"that; memory is not), got {batch}")
@@ -130,47 +153,92 @@ def benchmark(bundle_dir: str | Path, variants: Sequence[str] | None = None,
     # Tile the reference set when it holds fewer images than the batch.
     reps = -(-max(batches) // len(reference.images))
     images = preprocess(np.concatenate([reference.images] * reps)[: max(batches)])
-    report = BenchmarkReport(str(bundle_dir), machine.machine_info(), policy, [], skipped)
+    report = BenchmarkReport(str(bundle_dir), machine.machine_info(), policy, [], skipped,
+                             schedule=schedule_info(counts))
+    if report.machine.get("emulated"):
+        report.notes.append(f"emulated ({report.machine['emulated']}): latency figures are "
+                            "functional only; never compare them with a real device")
     if not machine.reset_peak_rss():
         report.notes.append("peak_rss_mb is the process peak since start (no per-run reset)")
+    if len(counts) > 1:
+        report.notes.append("peak_rss_mb covers the interpreters of every thread count at once "
+                            "(they are timed interleaved)")
     for done, job in enumerate(jobs, start=1):
         report.results.extend(_bench_one(job, blobs[job.variant], images, batches, policy,
-                                         threads))
+                                         counts))
         if progress:
             progress(f"{job.variant} on {job.runtime.name}", done, len(jobs))
+    rows = [asdict(r) for r in report.results]
+    report.recommendations = recommend_threads(rows)
+    if cold_start:
+        report.cold_start = _cold_starts(bundle_dir, jobs, report, counts[0], progress)
     if baseline_rows is not None:
         report.max_slowdown_pct = max_slowdown
-        report.comparison = regression.compare(
-            [asdict(r) for r in report.results], baseline_rows, max_slowdown, str(baseline))
+        report.comparison = regression.compare(rows, baseline_rows, max_slowdown,
+                                               str(baseline))
     return report
 
 
 def _bench_one(job: Job, data: bytes, images: np.ndarray, batches: list[int],
-               policy: TimingPolicy, threads: int) -> list[BenchmarkResult]:
+               policy: TimingPolicy, counts: tuple[int, ...]) -> list[BenchmarkResult]:
+    """Rows for one variant x runtime: per batch, one per thread count (one interpreter each)."""
     machine.reset_peak_rss()  # so each row's peak covers its own load and runs
     size = len(data)
+    runners, load_ms, first_ms = {}, {}, {}
     try:
         import_runtime(job.runtime.name, job.entry["format"])  # not part of the load time
-        start = time.perf_counter_ns()
-        runner = load_runner(data, job.entry["format"], job.runtime.name, threads,
-                             source=job.entry["file"])
-        load_ms = (time.perf_counter_ns() - start) / 1e6
-        start = time.perf_counter_ns()
-        runner.predict(images[:1])
-        first_ms = (time.perf_counter_ns() - start) / 1e6
-        stats = [time_calls(runner.prepare(images[:b]).run, b, policy.for_batch(b))
-                 for b in batches]
-    except IncompatibleModelError as exc:
-        return [BenchmarkResult(job.variant, job.runtime.name, exc.runtime_version, threads,
+        for threads in counts:
+            start = time.perf_counter_ns()
+            runners[threads] = load_runner(data, job.entry["format"], job.runtime.name,
+                                           threads, source=job.entry["file"])
+            load_ms[threads] = (time.perf_counter_ns() - start) / 1e6
+            start = time.perf_counter_ns()
+            runners[threads].predict(images[:1])
+            first_ms[threads] = (time.perf_counter_ns() - start) / 1e6
+        stats = {b: _time_batch(job, runners, images[:b], policy.for_batch(b)) for b in batches}
+    except IncompatibleModelError as exc:  # the runtime refuses the model at any thread count
+        return [BenchmarkResult(job.variant, job.runtime.name, exc.runtime_version, counts[0],
                                 batches[0], INCOMPATIBLE, size, message=str(exc))]
     peak = machine.peak_rss_mb()
+    runner = runners[counts[0]]
     return [
         BenchmarkResult(
             job.variant, runner.runtime, runner.runtime_version, threads, s.batch, OK, size,
-            load_ms=load_ms, first_ms=first_ms, runs=s.runs, mean_us=s.mean_us,
-            std_us=s.std_us, min_us=s.min_us, p50_us=s.p50_us, p90_us=s.p90_us,
-            p99_us=s.p99_us, max_us=s.max_us, throughput_ips=s.throughput_ips,
-            peak_rss_mb=peak,
+            load_ms=load_ms[threads], first_ms=first_ms[threads], runs=s.runs,
+            mean_us=s.mean_us, std_us=s.std_us, min_us=s.min_us, p50_us=s.p50_us,
+            p90_us=s.p90_us, p99_us=s.p99_us, max_us=s.max_us,
+            throughput_ips=s.throughput_ips, peak_rss_mb=peak,
         )
-        for s in stats
+        for b in batches for threads, s in stats[b].items()
     ]
+
+
+def _time_batch(job: Job, runners: dict[int, Any], images: np.ndarray,
+                policy: TimingPolicy) -> dict[int, LatencyStats]:
+    """Latency per thread count at one batch size; several counts are timed interleaved."""
+    batch = len(images)
+    calls = {threads: runner.prepare(images).run for threads, runner in runners.items()}
+    if len(calls) == 1:
+        ((threads, call),) = calls.items()
+        return {threads: time_calls(call, batch, policy)}
+    counts = sorted(calls)
+    order = interleaved_order(counts, rounds_for(counts, policy.runs),
+                              f"{job.variant}/{job.runtime.name}/{batch}")
+    stats = time_interleaved(calls, batch, policy, order)
+    return {threads: stats[threads] for threads in counts}
+
+
+def _cold_starts(bundle_dir: str | Path, jobs: Sequence[Job], report: BenchmarkReport,
+                 default_threads: int, progress: Progress | None) -> list[ColdStart]:
+    """A cold start per variant x runtime that loaded, at its recommended thread count."""
+    loaded = {(r.variant, r.runtime) for r in report.results if r.status == OK}
+    picked = {(r.variant, r.runtime): r.threads for r in report.recommendations}
+    todo = [j for j in jobs if (j.variant, j.runtime.name) in loaded]
+    found = []
+    for done, job in enumerate(todo, start=1):
+        key = (job.variant, job.runtime.name)
+        found.append(measure_cold_start(bundle_dir, job.variant, job.entry["format"],
+                                        job.runtime.name, picked.get(key, default_threads)))
+        if progress:
+            progress(f"cold start of {job.variant} on {job.runtime.name}", done, len(todo))
+    return found

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from lenet_edge.errors import UsageError
+
+K = TypeVar("K")  # what names one of several timed calls, e.g. its thread count
 
 
 @dataclass(frozen=True)
@@ -87,15 +90,49 @@ def time_calls(call: Callable[[], object], batch: int, policy: TimingPolicy) -> 
     """Warm up, then time each call separately; returns the latency distribution."""
     if policy.warmup or policy.warmup_time:
         run_for(call, policy.warmup, policy.warmup_time)
-    clock = time.perf_counter_ns
     samples: list[int] = []
+    _timed(call, policy.runs, policy.min_time, samples)
+    return LatencyStats.from_ns(batch, samples)
+
+
+def time_interleaved(calls: Mapping[K, Callable[[], object]], batch: int, policy: TimingPolicy,
+                     order: Sequence[Sequence[K]]) -> dict[K, LatencyStats]:
+    """Time several calls in rounds so that drift on a noisy machine hits each of them alike.
+
+    Each call is first warmed up under the full policy. Then, for each round of `order` (a list
+    of the calls' keys per round), every call runs its share: 1/rounds of the runs (rounded up)
+    and of the time, after a short re-warm of 1/rounds of the warm-up calls (switching
+    interpreters leaves the caches and an idle thread pool cold). In total each call gets at
+    least `policy.runs` timed runs and `policy.min_time` seconds, as with time_calls.
+    """
+    rounds = len(order)
+    if rounds == 0 or any(sorted(keys) != sorted(calls) for keys in order):
+        raise ValueError("every round must run every call exactly once")
+    for key in order[0]:
+        if policy.warmup or policy.warmup_time:
+            run_for(calls[key], policy.warmup, policy.warmup_time)
+    runs, seconds = math.ceil(policy.runs / rounds), policy.min_time / rounds
+    rewarm = math.ceil(policy.warmup / rounds)
+    samples: dict[K, list[int]] = {key: [] for key in calls}
+    for keys in order:
+        for key in keys:
+            if rewarm:
+                run_for(calls[key], rewarm, 0.0)
+            _timed(calls[key], runs, seconds, samples[key])
+    return {key: LatencyStats.from_ns(batch, samples[key]) for key in calls}
+
+
+def _timed(call: Callable[[], object], runs: int, seconds: float, samples: list[int]) -> None:
+    """Append the duration of each call to `samples` until `runs` calls and `seconds` passed."""
+    clock = time.perf_counter_ns
     record = samples.append
-    runs = policy.runs
-    deadline = clock() + int(policy.min_time * 1e9)
+    deadline = clock() + int(seconds * 1e9)
+    done = 0
     while True:
         start = clock()
         call()
         end = clock()
         record(end - start)
-        if end >= deadline and len(samples) >= runs:
-            return LatencyStats.from_ns(batch, samples)
+        done += 1
+        if end >= deadline and done >= runs:
+            return
