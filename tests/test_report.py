@@ -26,6 +26,7 @@ from lenet_edge.recommend import recommend
 from lenet_edge.report import write_report
 from lenet_edge.report.contents import gather
 from lenet_edge.report.html import SECTIONS, render_html
+from lenet_edge.report.markdown import render_markdown
 from lenet_edge.report.pareto import pareto_front
 
 SECTION_IDS = [sid for sid, _ in SECTIONS]
@@ -38,7 +39,8 @@ def reported(digits_bundle, tmp_path_factory, run_cli) -> Path:
     run_cli("verify", bundle, "--json", bundle / "verify.json")
     # Short timing: the report draws what was measured, it does not judge it.
     run_cli("benchmark", bundle, "--runs", "50", "--min-time", "0.05", "--warmup", "5",
-            "--warmup-time", "0", "--batch", "16", "--json", bundle / "benchmark.json")
+            "--warmup-time", "0", "--batch", "16", "--no-cold-start",
+            "--json", bundle / "benchmark.json")
     device = run_cli("verify", bundle, "--runtime", "tflite-runtime", "--json",
                      bundle / "device-pi-verify.json", check=False)
     assert device.returncode in (0, 1)  # 1: a finding (a gate, or a variant it cannot load)
@@ -201,6 +203,17 @@ def test_text_from_the_bundle_is_escaped(reported):
     contents.bundle = '<script>alert("x")</script>'
     html = render_html(contents)
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_an_emulated_benchmark_is_flagged_in_both_reports(reported):
+    contents = gather(reported)
+    plain = render_html(contents) + render_markdown(contents, "report.html")
+    assert "functional only" not in plain
+    contents.benchmark["machine"]["emulated"] = "qemu-system-aarch64 (test)"
+    note = ("emulated (qemu-system-aarch64 (test)): latency figures are functional only; never "
+            "compare them with a real device")
+    assert escape(note) in render_html(contents)
+    assert f"_{note}_" in render_markdown(contents, "report.html")
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

@@ -100,10 +100,20 @@ class ReportContents:
                 "cpu": f"{m.get('cpu')} ({m.get('arch')}, {m.get('usable_cores')} cores)",
                 "os": str(m.get("os")), "python": str(m.get("python")),
                 "numpy": str(m.get("numpy")),
-                **{k: v or "not installed" for k, v in (m.get("runtimes") or {}).items()}}
+                **{k: v or "not installed" for k, v in (m.get("runtimes") or {}).items()},
+                **({"emulated": str(m["emulated"])} if m.get("emulated") else {})}
         groups["this report"] = {"lenet-edge": __version__, "python": platform.python_version(),
                                  "numpy": np.__version__, "matplotlib": matplotlib.__version__}
         return groups
+
+
+def emulation_note(benchmark: dict[str, Any] | None) -> str | None:
+    """The warning for a benchmark that ran under emulation (machine.emulated), else None."""
+    emulated = ((benchmark or {}).get("machine") or {}).get("emulated")
+    if not emulated:
+        return None
+    return (f"emulated ({emulated}): latency figures are functional only; never compare them "
+            "with a real device")
 
 
 def gather(model_dir: str | Path, prefer: str | None = None) -> ReportContents:

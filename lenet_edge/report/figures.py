@@ -130,12 +130,17 @@ def latency(rows: Sequence[dict[str, Any]]) -> bytes | None:
     batches = sorted({r["batch"] for r in timed})
     if not timed:
         return None
-    labels = list(dict.fromkeys(f"{r['variant']} · {r['runtime']}" for r in timed))
+    several = len({r.get("threads") for r in timed}) > 1  # benchmark --threads 1,2,4
+
+    def label(r: dict[str, Any]) -> str:
+        return f"{r['variant']} · {r['runtime']}" + (f" · {r['threads']} thr" if several else "")
+
+    labels = list(dict.fromkeys(map(label, timed)))
     fig = _figure(5 * len(batches), 0.9 + 0.36 * len(labels))
     axes = np.atleast_1d(fig.subplots(1, len(batches), sharey=True))
     for ax, batch in zip(axes, batches, strict=True):
         for r in (r for r in timed if r["batch"] == batch):
-            y = labels.index(f"{r['variant']} · {r['runtime']}")
+            y = labels.index(label(r))
             ax.plot([r["min_us"], r["p99_us"]], [y, y], color="grey", lw=1.5)
             ax.plot([r["p90_us"]], [y], marker="|", ms=12, color="black")
             ax.plot([r["p50_us"]], [y], marker="o", color=_PASS)

@@ -10,7 +10,7 @@ import base64
 from html import escape
 
 from lenet_edge.report import figures, tables
-from lenet_edge.report.contents import ReportContents, confusion_matrix
+from lenet_edge.report.contents import ReportContents, confusion_matrix, emulation_note
 from lenet_edge.report.tables import Table
 
 SECTIONS = (
@@ -176,11 +176,20 @@ def _latency(c: ReportContents) -> str:
     if c.benchmark is None:
         return _note(c.notes["benchmark"])
     policy = c.benchmark.get("policy", {})
-    return (_img(figures.latency(c.benchmark["results"]), "latency percentiles per variant "
-                 "and runtime", missing="no variant was timed")
+    counts = (c.benchmark.get("schedule") or {}).get("threads") or [1]
+    threads = ("one thread" if counts == [1] else f"{counts[0]} threads" if len(counts) == 1
+               else f"each of {', '.join(map(str, counts))} threads, interleaved")
+    return (_emulated(c.benchmark)
+            + _img(figures.latency(c.benchmark["results"]), "latency percentiles per variant "
+                   "and runtime", missing="no variant was timed")
             + f"<p>Line: min to p99; dot: median; bar: p90; cross: max. At least "
-              f"{policy.get('runs')} calls and {policy.get('min_time')} s per row, one "
-              f"thread.</p>" + table_html(tables.latency(c.benchmark)))
+              f"{policy.get('runs')} calls and {policy.get('min_time')} s per row, "
+              f"{escape(threads)}.</p>" + table_html(tables.latency(c.benchmark)))
+
+
+def _emulated(benchmark: dict) -> str:
+    note = emulation_note(benchmark)
+    return _note(note) if note else ""
 
 
 def _training(c: ReportContents) -> str:
@@ -229,7 +238,7 @@ def _devices(c: ReportContents) -> str:
         if d.benchmark is not None:
             m = d.benchmark.get("machine", {})
             parts.append(f"<p>{escape(str(m.get('cpu')))} ({escape(str(m.get('arch')))}), "
-                         f"Python {escape(str(m.get('python')))}</p>")
+                         f"Python {escape(str(m.get('python')))}</p>" + _emulated(d.benchmark))
             parts.append(_img(figures.latency(d.benchmark["results"]),
                               f"latency percentiles on {d.name}", missing="no timed rows"))
     return "".join(parts)

@@ -7,7 +7,7 @@ points to it.
 from __future__ import annotations
 
 from lenet_edge.report import tables
-from lenet_edge.report.contents import ReportContents
+from lenet_edge.report.contents import ReportContents, emulation_note
 from lenet_edge.report.tables import Table
 
 
@@ -51,7 +51,9 @@ def render_markdown(c: ReportContents, html_name: str) -> str:
         lines += ["## Per-class accuracy change (points vs float)", "",
                   *table_markdown(tables.per_class(c.verify, c.class_names)), ""]
     if c.benchmark is not None:
-        lines += ["## Latency", "", *table_markdown(tables.latency(c.benchmark)), ""]
+        note = emulation_note(c.benchmark)
+        lines += ["## Latency", "", *([f"_{note}_", ""] if note else []),
+                  *table_markdown(tables.latency(c.benchmark)), ""]
     if c.train is not None:
         lines += ["## Training", "", *table_markdown(tables.training(c.train))[2:], ""]
     lines += ["## Device results", ""]

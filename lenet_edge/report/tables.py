@@ -76,13 +76,15 @@ def latency(benchmark: dict[str, Any]) -> Table:
     table = Table(["variant", "runtime", "batch", "runs", "min µs", "p50 µs", "p90 µs",
                    "p99 µs", "max µs", "img/s", "load ms", "peak RSS MB"],
                   right=set(range(2, 12)))
+    several = len({r.get("threads") for r in benchmark["results"]}) > 1
     for r in benchmark["results"]:
+        runtime = f"{r['runtime']}, {r['threads']} thr" if several else r["runtime"]
         if r["status"] != "ok":
-            table.rows.append([r["variant"], r["runtime"], "-", r["status"], *[""] * 8])
+            table.rows.append([r["variant"], runtime, "-", r["status"], *[""] * 8])
             table.marks.append("fail")
             continue
         table.rows.append([
-            r["variant"], r["runtime"], str(r["batch"]), str(r["runs"]),
+            r["variant"], runtime, str(r["batch"]), str(r["runs"]),
             *(f"{r[k]:.1f}" for k in ("min_us", "p50_us", "p90_us", "p99_us", "max_us")),
             f"{r['throughput_ips']:,.0f}", f"{r['load_ms']:.1f}", f"{r['peak_rss_mb']:.0f}",
         ])
