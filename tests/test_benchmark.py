@@ -185,15 +185,14 @@ def test_each_thread_count_gets_its_rows(threads_run):
 
 def test_a_thread_count_is_recommended_per_variant_and_runtime(threads_run):
     proc, data = threads_run
-    medians = {(r["variant"], r["threads"]): r["p50_us"] for r in data["results"]
-               if r["batch"] == 1}
+    p90 = {(r["variant"], r["threads"]): r["p90_us"] for r in data["results"] if r["batch"] == 1}
     assert [r["variant"] for r in data["recommendations"]] == ["int8", "onnx-fp32"]
     for rec in data["recommendations"]:
-        best = min(medians[rec["variant"], t] for t in (1, 2))
-        assert rec["threads"] in (1, 2) and rec["best_p50_us"] == best
-        assert rec["p50_us"] == medians[rec["variant"], rec["threads"]] <= best * 1.05
+        best = min(p90[rec["variant"], t] for t in (1, 2))
+        assert rec["threads"] in (1, 2) and rec["best_p90_us"] == best
+        assert rec["p90_us"] == p90[rec["variant"], rec["threads"]] <= best * 1.05
         if rec["threads"] == 2:  # 2 threads only when 1 is more than 5% behind
-            assert medians[rec["variant"], 1] > best * 1.05
+            assert p90[rec["variant"], 1] > best * 1.05
     assert "recommended threads:" in proc.stdout and "within 5%" in proc.stdout
 
 

@@ -49,8 +49,8 @@ def benchmark(
 
     Run counts at --batch are scaled to the same number of images as at batch 1.
 
-    With several --threads: recommends the fewest threads whose median at batch 1 is within
-    5% of the best count's.
+    With several --threads: recommends the fewest threads whose p90 at batch 1 is within 5%
+    of the best count's.
 
     With --compare: exit 1 when a median latency exceeds the baseline's by --max-slowdown %.
     """
