@@ -133,8 +133,10 @@ user_site() {  # user_site NAME REQFILE
 # arm64 Python $PY_VERSION with $site, emulated by qemu-user (written by emulated_pi.sh).
 # EMULATED_PI_CPU picks the Pi: cortex-a72 (Pi 4, default) or cortex-a76 (Pi 5).
 cpu=\${EMULATED_PI_CPU:-cortex-a72}
-root=$(cd "$DIR" && pwd)/sysroot-\$cpu
-PYTHONPATH=$(cd "$site" && pwd)\${PYTHONPATH:+:\$PYTHONPATH} exec qemu-aarch64-static -cpu "\$cpu" -L "\$root" "\$root/usr/bin/python$PY_VERSION" "\$@"
+root=$DIR/sysroot-\$cpu
+# A fresh Python (a probe, a cold start) must start through qemu too: no binfmt_misc here.
+export LENET_EDGE_PYTHON=$DIR/bin/python-$name
+PYTHONPATH=$site\${PYTHONPATH:+:\$PYTHONPATH} exec qemu-aarch64-static -cpu "\$cpu" -L "\$root" "\$root/usr/bin/python$PY_VERSION" "\$@"
 EOF
     chmod +x "$DIR/bin/python-$name.tmp" && mv "$DIR/bin/python-$name.tmp" "$DIR/bin/python-$name"
 }

@@ -127,6 +127,11 @@ def test_benchmark_json_on_a_device_venv(runtime_python, digits_bundle, tmp_path
     data = json.loads(out.read_text())
     assert [r["batch"] for r in data["results"]] == [1, 4]
     assert data["machine"]["arch"] == arch
+    # Emulated figures are marked as such, so none is ever compared with a real Pi's.
+    assert bool(data["machine"]["emulated"]) == (arch == "aarch64")
+    (cold,) = data["cold_start"]  # a fresh process, through qemu too when emulated
+    assert cold["status"] == "ok" and cold["first_result_ms"] > 0, cold
+    assert cold["tensorflow_loaded"] is False
     runtimes = data["machine"]["runtimes"]
     assert (runtimes["tflite-runtime"] is None) == (extra == "runtime")
 
@@ -138,3 +143,13 @@ def test_inspect_on_tflite_venv_says_onnxruntime_is_missing(runtime_python, digi
                    python=runtime_python("tflite-runtime", arch))
     (check,) = json.loads(proc.stdout)["runtimes"]
     assert check["status"] == "not installed" and "lenet-edge[runtime]" in check["message"]
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_inspect_loads_the_model_in_a_child_process(runtime_python, digits_bundle, run_cli,
+                                                    arch):
+    # The probe is a fresh Python: under emulation it too must start through qemu.
+    proc = run_cli("inspect", digits_bundle / "lenet5_int8.tflite", "--json",
+                   python=runtime_python("runtime", arch))
+    checks = {c["runtime"]: c["status"] for c in json.loads(proc.stdout)["runtimes"]}
+    assert checks == {"litert": "ok", "tflite-runtime": "not installed"}

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import errno
 import json
-import os
+import shlex
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from lenet_edge.runtime.child_python import PYTHON_ENV, python_command, run_python
 
 # Seconds allowed per child: ~0.3 s on x86, seconds on a Pi, tens of seconds under qemu.
 TIMEOUT = 300.0
@@ -58,28 +60,25 @@ class ColdStart:
 
 def measure_cold_start(bundle_dir: str | Path, variant: str, fmt: str, runtime: str, threads: int,
                timeout: float = TIMEOUT) -> ColdStart:
-    """Start `sys.executable` on one variant x runtime and time it to its first result.
+    """Start a fresh Python on one variant x runtime and time it to its first result.
 
     A child that fails (or takes longer than `timeout` seconds) gives status "failed" and its
     last line of stderr, not an exception: the other rows are still worth having.
     """
-    command = [sys.executable, "-c", _CHILD, str(bundle_dir), variant, fmt, runtime,
-               str(threads)]
-    env = dict(os.environ)  # the child imports this same lenet_edge, installed or not
-    package_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    args = ["-c", _CHILD, str(bundle_dir), variant, fmt, runtime, str(threads)]
     spawned = time.monotonic_ns()
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+        proc = run_python(args, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return ColdStart(variant, runtime, threads, "failed",
                          message=f"no result within {timeout:g} s")
     except OSError as exc:
         # qemu-user without binfmt_misc: this process is emulated, a new one cannot exec.
-        hint = " (an emulated process without binfmt_misc?)" if exc.errno == errno.ENOEXEC \
-            else ""
+        hint = f" (emulated? set {PYTHON_ENV} to the command that starts it)" \
+            if exc.errno == errno.ENOEXEC else ""
         return ColdStart(variant, runtime, threads, "failed",
-                         message=f"cannot start {sys.executable}: {exc.strerror}{hint}")
+                         message=f"cannot start {shlex.join(python_command())}: "
+                                 f"{exc.strerror}{hint}")
     wall_ms = (time.monotonic_ns() - spawned) / 1e6
     try:
         stamps = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 \

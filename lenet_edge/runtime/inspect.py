@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from lenet_edge import bundle
 from lenet_edge.errors import ModelError
 from lenet_edge.runtime import model_file
+from lenet_edge.runtime.child_python import PYTHON_ENV, run_python
 from lenet_edge.runtime.runtimes import RuntimeSpec, runtimes_for
 
 PROBE_TIMEOUT = 60.0  # seconds per runtime: loading LeNet takes milliseconds; this is a hang
@@ -122,18 +122,18 @@ def probe_runtime(data: bytes, fmt: str, spec: RuntimeSpec,
         return RuntimeCheck(spec.name, None, "not installed",
                             f"pip install 'lenet-edge[{spec.extra}]'")
     version = spec.version()
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     try:
-        child = subprocess.run(
-            [sys.executable, "-m", "lenet_edge.runtime.probe", fmt, spec.name,
-             str(probe_memory_mb(len(data)))],
-            input=data, capture_output=True, timeout=timeout, env=env,
+        child = run_python(
+            ["-m", "lenet_edge.runtime.probe", fmt, spec.name, str(probe_memory_mb(len(data)))],
+            input=data, capture_output=True, timeout=timeout,
         )
     except subprocess.TimeoutExpired:
         return RuntimeCheck(spec.name, version, "timeout",
                             f"no answer within {timeout:g} s; the child was killed")
+    except OSError as exc:
+        return RuntimeCheck(spec.name, version, "crashed",
+                            f"cannot start a Python for the probe: {exc.strerror} "
+                            f"(set {PYTHON_ENV} to the command that starts one)")
     if child.returncode < 0:
         name = signal.Signals(-child.returncode).name
         return RuntimeCheck(spec.name, version, "crashed",
