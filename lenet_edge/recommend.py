@@ -91,10 +91,15 @@ def outcomes(verify: Mapping[str, Any], benchmark: Mapping[str, Any] | None = No
         benchmark: a `benchmark --json` dict, for latency and throughput (and sizes).
         sizes: file size in bytes per variant (e.g. from the manifest); else the benchmark's.
     """
+    # With several thread counts timed, each variant x runtime is judged at the one
+    # benchmark recommended for it.
+    chosen = {(t["variant"], t["runtime"]): t["threads"]
+              for t in (benchmark or {}).get("recommendations") or []}
     timed: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for row in (benchmark or {}).get("results", []):
-        if row.get("status") == "ok":
-            timed.setdefault((row["variant"], row["runtime"]), []).append(row)
+        key = (row["variant"], row["runtime"])
+        if row.get("status") == "ok" and chosen.get(key, row.get("threads")) == row.get("threads"):
+            timed.setdefault(key, []).append(row)
     sizes = dict(sizes or {})
     for row in (benchmark or {}).get("results", []):
         sizes.setdefault(row["variant"], row.get("bytes"))

@@ -161,6 +161,14 @@ def test_outcomes_join_latency_at_batch_1_and_throughput_at_the_largest_batch():
     assert rows[("dynamic", "tflite-runtime")].p50_us is None
 
 
+def test_with_several_thread_counts_outcomes_use_the_recommended_one():
+    one, two = timing("fp32", p50=30.0), {**timing("fp32", p50=20.0), "threads": 2}
+    report = {"results": [one, two],
+              "recommendations": [{"variant": "fp32", "runtime": "litert", "threads": 2}]}
+    (fp32,) = [o for o in outcomes(VERIFY, report) if o.variant == "fp32"]
+    assert fp32.p50_us == 20.0
+
+
 def test_an_unknown_preference_is_a_usage_error():
     with pytest.raises(UsageError, match="unknown preference 'fastest'; choose from size, lat"):
         recommend(VERIFY, BENCH, "fastest")

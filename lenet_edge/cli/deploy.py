@@ -42,7 +42,9 @@ MaxDrop = Annotated[float | None, typer.Option(
 MinAgreement = Annotated[float | None, typer.Option(
     "--min-agreement", help="Verify gate on the device (default: verify's).")]
 Benchmark = Annotated[bool, typer.Option("--benchmark", help="Also benchmark on the device.")]
-Threads = Annotated[int | None, typer.Option("--threads", help="Benchmark interpreter threads.")]
+Threads = Annotated[str | None, typer.Option(
+    "--threads", help="Benchmark interpreter threads on the device: one count, or several to "
+                      "compare (1,2,4).")]
 MinTime = Annotated[float | None, typer.Option(
     "--min-time", help="Benchmark: seconds of timed calls per variant, at least.")]
 LockTimeout = Annotated[float, typer.Option(

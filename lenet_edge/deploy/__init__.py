@@ -40,7 +40,7 @@ class DeployConfig:
     runtimes: tuple[str, ...] = ()  # --runtime, repeatable, passed to verify/benchmark
     verify: bool = True  # --verify/--no-verify
     benchmark: bool = False  # --benchmark
-    bench_threads: int | None = None  # --threads, passed to benchmark on the device
+    bench_threads: str | None = None  # --threads ("2" or "1,2,4"), for benchmark on the device
     bench_min_time: float | None = None  # --min-time, passed to benchmark on the device
     max_drop: float | None = None  # --max-drop, passed to verify on the device
     min_agreement: float | None = None  # --min-agreement, passed to verify on the device
@@ -63,16 +63,15 @@ def check_deploy_options(config: DeployConfig) -> None:
         UsageError: a value the device's verify / benchmark would refuse, a bad
             --lock-timeout, or a --wheelhouse that is missing or holds no wheel.
     """
+    from lenet_edge.runtime.threads import check_threads
     from lenet_edge.runtime.timing import TimingPolicy
     from lenet_edge.runtime.verify import check_gates
 
     # Unset gates take verify's own defaults on the device; neutral stand-ins pass the check.
     check_gates(0.0 if config.max_drop is None else config.max_drop,
                 1.0 if config.min_agreement is None else config.min_agreement, None)
-    threads = config.bench_threads
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                or threads < 1):
-        raise UsageError(f"--threads must be an integer >= 1, got {threads!r}")
+    if config.bench_threads is not None:
+        check_threads(config.bench_threads)  # raises UsageError naming --threads
     if config.bench_min_time is not None:
         TimingPolicy(min_time=config.bench_min_time)  # raises UsageError naming --min-time
     wait = config.lock_timeout

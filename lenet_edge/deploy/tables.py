@@ -69,6 +69,8 @@ def benchmark_table(model_dir: Path, result: DeployResult) -> Table:
     machine = result.benchmark.get("machine", {})
     table = Table(title=f"benchmark on {result.host}: {machine.get('cpu', '')} "
                         f"({machine.get('arch', '')})")
+    if machine.get("emulated"):
+        table.caption = f"EMULATED ({machine['emulated']}): latency figures are functional only"
     columns = ["variant", "runtime", "thr", "batch", "p50 µs", "p99 µs", "img/s", "RSS MB"]
     if local:
         columns += ["local p50 µs", "local img/s"]

@@ -201,6 +201,7 @@ def test_shell_syntax_in_the_remote_dir_stays_a_literal_path(
     ("--min-agreement", "2", "--min-agreement must be within [0, 1]"),
     ("--max-drop", "nan", "--max-drop must be a finite number"),
     ("--threads", "0", "--threads must be an integer >= 1"),
+    ("--threads", "1,1", "--threads lists 1 more than once"),
     ("--min-time", "-1", "--min-time must be a number of seconds >= 0"),
     ("--lock-timeout", "-1", "--lock-timeout must be a number of seconds >= 0"),
     ("--lock-timeout", "nan", "--lock-timeout must be a number of seconds >= 0"),
