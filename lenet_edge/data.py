@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lenet_edge.choices import unknown_choice
 from lenet_edge.errors import DataError, UsageError
 from lenet_edge.idx import read_idx, write_idx
 from lenet_edge.stderr import native_stderr_silenced
@@ -106,7 +107,7 @@ def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None)
         DataError: files missing or malformed, or nothing found and no download possible.
     """
     if name not in DATASETS:
-        raise UsageError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+        raise unknown_choice("dataset", name, DATASETS)
     if name == "digits":
         if data_dir is not None:
             raise UsageError("the 'digits' dataset is built in (scikit-learn); drop --data-dir")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lenet_edge.errors import UsageError
+from lenet_edge.choices import unknown_choice
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,8 @@ def get_variant(name: str) -> Variant:
     """Return the variant called `name`, or raise UsageError listing the known ones."""
     try:
         return _BY_NAME[name]
-    except KeyError:
-        raise UsageError(
-            f"unknown variant {name!r}; choose from {', '.join(VARIANT_NAMES)}"
-        ) from None
+    except (KeyError, TypeError):  # TypeError: an unhashable name from a file
+        raise unknown_choice("variant", name, VARIANT_NAMES) from None
 
 
 def resolve_variants(names: Sequence[str] | None) -> tuple[Variant, ...]:

@@ -13,6 +13,7 @@ import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
 
+from lenet_edge.choices import unknown_choice
 from lenet_edge.errors import MissingDependencyError, UsageError
 
 AUTO = "auto"
@@ -63,9 +64,7 @@ _BY_NAME = {r.name: r for r in RUNTIMES}
 def check_runtime_name(name: str) -> str:
     """Return `name` if it is `auto` or a known runtime; otherwise raise UsageError."""
     if name != AUTO and name not in _BY_NAME:
-        raise UsageError(
-            f"unknown runtime {name!r}; choose from {', '.join((AUTO, *RUNTIME_NAMES))}"
-        )
+        raise unknown_choice("runtime", name, (AUTO, *RUNTIME_NAMES))
     return name
 
 
@@ -80,7 +79,7 @@ def get_runtime(name: str) -> RuntimeSpec:
 def runtimes_for(fmt: str) -> tuple[RuntimeSpec, ...]:
     """Every catalogued runtime that runs `fmt`, in `auto` preference order."""
     if fmt not in FORMATS:
-        raise UsageError(f"unknown model format {fmt!r}; choose from {', '.join(FORMATS)}")
+        raise unknown_choice("model format", fmt, FORMATS)
     return tuple(r for r in RUNTIMES if r.format == fmt)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import platform
 import time
 from collections.abc import Callable
@@ -12,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from lenet_edge import __version__, bundle
-from lenet_edge.errors import OutputError, UsageError
+from lenet_edge.choices import unknown_choice
+from lenet_edge.errors import LenetEdgeError, OutputError, UsageError
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ DATASET_DEFAULTS = {
     "fashion-mnist": DatasetDefaults(epochs=15, batch_size=128, augment=False),
 }
 SCHEDULES = ("cosine", "constant")
+# Keras seeds NumPy's legacy generator, which takes 0..2**32-1: a larger seed would fail only
+# after TensorFlow has loaded, as an internal error.
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -58,35 +63,43 @@ class TrainConfig:
         from lenet_edge.toolchain.model import ACTIVATIONS, POOLINGS
 
         if self.dataset not in DATASETS:
-            raise UsageError(f"unknown dataset {self.dataset!r}; choose from {', '.join(DATASETS)}")
+            raise unknown_choice("dataset", self.dataset, DATASETS)
+        for kind, value, allowed in (("schedule", self.schedule, SCHEDULES),
+                                     ("activation", self.activation, ACTIVATIONS),
+                                     ("pooling", self.pooling, POOLINGS)):
+            if value not in allowed:
+                raise unknown_choice(kind, value, allowed)
         defaults = DATASET_DEFAULTS[self.dataset]
         epochs = self.epochs if self.epochs is not None else defaults.epochs
         batch_size = self.batch_size if self.batch_size is not None else defaults.batch_size
         augment = self.augment if self.augment is not None else defaults.augment
         warmup = self.warmup_epochs if self.warmup_epochs is not None else min(1.0, epochs / 10)
+        # math.isfinite first: inf passes `> 0` and trains a NaN model; NaN fails every
+        # comparison, so a range check alone would word its message wrongly.
         checks = [
             (epochs >= 1, f"epochs must be >= 1, got {epochs}"),
             (batch_size >= 1, f"batch size must be >= 1, got {batch_size}"),
-            (self.learning_rate > 0, f"learning rate must be > 0, got {self.learning_rate}"),
-            (self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose from "
-                                         f"{', '.join(SCHEDULES)}"),
-            (0 <= warmup < epochs, f"warm-up epochs must be in [0, {epochs}), got {warmup}"),
-            (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
-            (0 <= self.label_smoothing < 1, f"label smoothing must be in [0, 1), "
-                                            f"got {self.label_smoothing}"),
-            (0 <= self.validation_split < 0.5, f"validation split must be in [0, 0.5), "
-                                               f"got {self.validation_split}"),
-            (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
-            (self.activation in ACTIVATIONS, f"unknown activation {self.activation!r}; choose "
-                                             f"from {', '.join(ACTIVATIONS)}"),
-            (self.pooling in POOLINGS, f"unknown pooling {self.pooling!r}; choose from "
-                                       f"{', '.join(POOLINGS)}"),
+            (_finite(self.learning_rate) and self.learning_rate > 0,
+             f"learning rate must be > 0 and finite, got {self.learning_rate}"),
+            (_finite(warmup) and 0 <= warmup < epochs,
+             f"warm-up epochs must be in [0, {epochs}), got {warmup}"),
+            (_finite(self.weight_decay) and self.weight_decay >= 0,
+             f"weight decay must be >= 0 and finite, got {self.weight_decay}"),
+            (_finite(self.label_smoothing) and 0 <= self.label_smoothing < 1,
+             f"label smoothing must be in [0, 1), got {self.label_smoothing}"),
+            (_finite(self.validation_split) and 0 <= self.validation_split < 0.5,
+             f"validation split must be in [0, 0.5), got {self.validation_split}"),
+            (0 <= self.seed <= MAX_SEED, f"seed must be in 0..{MAX_SEED}, got {self.seed}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise UsageError(message)
         return dataclasses.replace(self, epochs=epochs, batch_size=batch_size,
                                    warmup_epochs=warmup, augment=augment)
+
+
+def _finite(value: float) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 EpochCallback = Callable[[dict[str, float]], None]
@@ -159,6 +172,7 @@ def _fit_and_save(config: TrainConfig, dataset, staging: Path, on_epoch) -> dict
         callbacks=[_epoch_recorder(history, started, on_epoch)],
     )
     train_seconds = time.perf_counter() - started
+    _check_finite(history, model)  # raises before the output swap: the old model stays
 
     logits = model.predict(data.preprocess(dataset.x_test), batch_size=1024, verbose=0)
     test_accuracy = float(np.mean(np.argmax(logits, axis=1) == dataset.y_test))
@@ -193,6 +207,23 @@ def _fit_and_save(config: TrainConfig, dataset, staging: Path, on_epoch) -> dict
     _plot_curves(history, staging / bundle.CURVES_PNG, title=f"LeNet-5 on {dataset.name}")
     bundle.write_json(staging / bundle.TRAIN_JSON, record)
     return record
+
+
+def _check_finite(history: list[dict[str, float]], model) -> None:
+    """Refuse a diverged run (a NaN or inf loss, or weights): such a model predicts garbage.
+
+    Raises:
+        LenetEdgeError: exit 1, naming the epoch and what to change.
+    """
+    bad = next((row for row in history if not all(map(math.isfinite, row.values()))), None)
+    weights_ok = all(np.isfinite(w).all() for w in model.get_weights())
+    if bad is None and weights_ok:
+        return
+    where = f"in epoch {bad['epoch']}" if bad is not None else "in its weights"
+    raise LenetEdgeError(
+        f"training diverged: the loss became NaN or infinite {where}; nothing was written "
+        "(the previous model, if any, is kept). Lower --learning-rate or --weight-decay"
+    )
 
 
 def _with_augmentation(model, seed: int):
@@ -237,6 +268,12 @@ def _epoch_recorder(history: list, started: float, on_epoch: EpochCallback | Non
     import keras
 
     class EpochRecorder(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            # Stop at the first NaN batch rather than finish the run on garbage (what keras'
+            # TerminateOnNaN does, without its line on stdout); _check_finite then refuses it.
+            if not math.isfinite(float((logs or {}).get("loss", 0.0))):
+                self.model.stop_training = True
+
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - started, 3)}
             row.update({k: round(float(v), 6) for k, v in (logs or {}).items()})
