@@ -21,6 +21,15 @@ from lenet_edge.errors import UsageError
 
 K = TypeVar("K")  # what names one of several timed calls, e.g. its thread count
 
+# Upper bounds, so a typo (`--runs 10**12`) is an error rather than a run that never ends.
+# Each is far beyond what a LeNet-5 measurement needs; the reason is on each line.
+MAX_RUNS = 1_000_000  # p99 then rests on 10,000 tail samples; ~5 min at 0.3 ms/call (a Pi 4)
+MAX_WARMUP = 100_000  # caches, branch predictors and clocks settle within tens of calls
+# Seconds per variant, runtime and batch. Every call is kept as a sample: a minute of 10 us
+# calls is 6M samples, ~200 MB of Python ints; and drift is fought by interleaving, not length.
+MAX_MIN_TIME = 60.0
+MAX_WARMUP_TIME = 10.0  # seconds: a CPU governor ramps up within ~100 ms
+
 
 @dataclass(frozen=True)
 class TimingPolicy:
@@ -32,16 +41,19 @@ class TimingPolicy:
     warmup_time: float = 0.5  # seconds: lets caches, branch predictors and CPU clocks settle
 
     def __post_init__(self):
-        for name in ("runs", "warmup"):
+        for name, low, high in (("runs", 1, MAX_RUNS), ("warmup", 0, MAX_WARMUP)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (name == "runs"):
-                low = 1 if name == "runs" else 0
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise UsageError(f"--{name} must be an integer >= {low}, got {value!r}")
-        for name in ("min_time", "warmup_time"):
+            if value > high:
+                raise UsageError(f"--{name} must be at most {high:,}, got {value:,}")
+        for name, high in (("min_time", MAX_MIN_TIME), ("warmup_time", MAX_WARMUP_TIME)):
             value = getattr(self, name)
+            option = name.replace("_", "-")
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                option = name.replace("_", "-")
                 raise UsageError(f"--{option} must be a number of seconds >= 0, got {value!r}")
+            if value > high:
+                raise UsageError(f"--{option} must be at most {high:g} seconds, got {value:g}")
 
     def for_batch(self, batch: int) -> TimingPolicy:
         """The policy for batches of `batch` images: the same images' worth of runs, same time."""
