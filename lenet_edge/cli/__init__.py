@@ -20,8 +20,18 @@ from lenet_edge.errors import LenetEdgeError
 INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, not bad input
 
 
+def _one_line(message: str) -> str:
+    """The message on one line, its control characters escaped as repr would.
+
+    A path may hold a newline, a tab or a terminal escape: escaped, the line stays one line,
+    keeps the reason that follows the path, and cannot rewrite the user's terminal.
+    """
+    text = message.strip() or "failed"
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def _fail(message: str, code: int) -> None:
-    first_line = message.strip().splitlines()[0] if message.strip() else "failed"
+    first_line = _one_line(message)
     typer.echo(f"lenet-edge: error: {first_line}", err=True)
     sys.exit(code)
 
@@ -67,6 +77,7 @@ app = typer.Typer(
     cls=_Group,
     no_args_is_help=True,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command
     pretty_exceptions_enable=False,
     help="Train LeNet-5, quantise and convert it, verify and benchmark it on an edge device.",
     epilog="Exit codes: 0 ok, 1 a check failed, 2 usage, 3 data, 4 model or bundle, 5 output, "
