@@ -131,12 +131,14 @@ def read_dir(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], str]:
         ({"x_train", "y_train", "x_test", "y_test": array}, source description); checked.
     """
     path = Path(path).expanduser()
-    if path.is_file():
+    if os.path.isfile(path):  # os.path: False, not PermissionError, in a folder we cannot enter
         if path.suffix != ".npz":
             raise DataError(f"{path}: expected a folder with the four IDX files or a .npz file")
         return _read_npz(path), str(path)
-    if not path.is_dir():
+    if not os.path.isdir(path):
         raise DataError(f"{path}: no such file or directory")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise DataError(f"{path}: cannot read the folder (permission denied)")
     idx_files = {key: _find_idx_file(path, stem) for key, stem in IDX_NAMES.items()}
     present = {key: file for key, file in idx_files.items() if file is not None}
     if len(present) == len(IDX_NAMES):
@@ -236,7 +238,15 @@ def _download(name: str) -> Dataset:
 
 
 def _not_found(name: str, reason: str) -> DataError:
-    options = [
+    """The error for no local copy and no download: every way to train offline, easiest first."""
+    options = ["--dataset digits (built in, needs no download)"]
+    for other in DATASETS:
+        found = _installed_copy(other) if other not in (name, "digits") else None
+        if found is not None:
+            options.append(f"--dataset {other} (installed in {found})")
+    if name != "fashion-mnist" and _installed_copy("fashion-mnist") is None:
+        options.append("--dataset fashion-mnist after apt-get install dataset-fashion-mnist")
+    options += [
         "--data-dir PATH (the four IDX files or a .npz)",
         f"{DATA_DIR_ENV}=DIR holding {name}/ or {name}.npz",
     ]
@@ -247,6 +257,15 @@ def _not_found(name: str, reason: str) -> DataError:
     keras_file = "mnist.npz" if name == "mnist" else f"{name}/*.gz"
     options.append(f"the Keras cache {keras_datasets_dir() / keras_file}")
     return DataError(f"{name} not found ({reason}); use one of: {'; '.join(options)}")
+
+
+def _installed_copy(name: str) -> Path | None:
+    """A local copy of `name` in the system or Keras folders (not $LENET_EDGE_DATA_DIR)."""
+    for root in (*LOCAL_ROOTS, keras_datasets_dir()):
+        found = _find_in_root(root, name)
+        if found is not None:
+            return found
+    return None
 
 
 # --- readers and checks --------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import json
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +21,8 @@ _VARIANT_HELP = f"Variant to convert, repeatable; default all: {', '.join(VARIAN
 
 
 def convert(
-    model_dir: Annotated[Path, typer.Argument(help="Directory written by 'lenet-edge train'.")],
+    model_dir: Annotated[Path, typer.Argument(
+        help="Directory written by 'lenet-edge train'.", readable=False)],  # checked below
     variant: Annotated[
         list[str] | None, typer.Option("--variant", help=_VARIANT_HELP)
     ] = None,
@@ -32,6 +35,7 @@ def convert(
         "--json", help="Print the manifest's artifacts as JSON.")] = False,
 ) -> None:
     """Convert to TFLite and ONNX variants; write the bundle (manifest, reference) in MODEL_DIR."""
+    _check_model_dir(model_dir)
     from lenet_edge.toolchain.convert import convert as run_convert
 
     err = Console(stderr=True)
@@ -58,3 +62,22 @@ def convert(
         table.add_row(name, entry["format"], f"{entry['bytes'] / 1024:.1f} KiB", share,
                       entry["sha256"][:12], shown if name in this_run else f"kept ({shown})")
     Console().print(table)
+
+
+def _check_model_dir(path: Path) -> None:
+    """Name a wrong kind of path for what it is; a missing directory is the toolchain's error.
+
+    Raises:
+        ModelError: a file (or anything not a directory), or a directory it cannot read.
+    """
+    from lenet_edge.bundle import TRAIN_JSON
+    from lenet_edge.errors import ModelError
+
+    if os.path.lexists(path) and not os.path.isdir(path):
+        hint = ""
+        if os.path.isfile(path.parent / TRAIN_JSON):
+            hint = f"; its folder is one: lenet-edge convert {shlex.quote(str(path.parent))}"
+        raise ModelError(f"{path}: expected a model directory written by 'lenet-edge train', "
+                         f"got a file{hint}")
+    if os.path.isdir(path) and not os.access(path, os.R_OK | os.X_OK):
+        raise ModelError(f"{path}: cannot read the model directory (permission denied)")

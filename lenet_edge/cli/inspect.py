@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import json
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +14,8 @@ from lenet_edge.cli.runtime_options import stdout_console
 
 
 def inspect(
-    model_file: Annotated[Path, typer.Argument(help="A .tflite or .onnx file (any origin).")],
+    model_file: Annotated[Path, typer.Argument(
+        help="A .tflite or .onnx file (any origin).", readable=False)],  # the reader says why
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Show format, size, inputs and outputs with quantisation, ops and versions, and runtimes.
@@ -20,6 +23,7 @@ def inspect(
     The file is checked by a pure-Python reader first; each installed runtime then tries it in
     a child process, so a file that crashes an interpreter cannot take this command down.
     """
+    _check_not_a_folder(model_file)
     from lenet_edge.runtime.inspect import inspect_model
 
     report = inspect_model(model_file).to_dict()
@@ -27,6 +31,29 @@ def inspect(
         typer.echo(json.dumps(report, indent=2))
         return
     stdout_console().print(_render(report))
+
+
+def _check_not_a_folder(path: Path) -> None:
+    """A folder (say a bundle) gets the files to inspect in it, not 'Is a directory'.
+
+    Raises:
+        ModelError: `path` is a directory.
+    """
+    from lenet_edge.errors import ModelError
+
+    if not os.path.isdir(path):
+        return
+    try:
+        models = sorted(p.name for p in path.iterdir() if p.suffix in (".tflite", ".onnx"))
+    except OSError:
+        models = []
+    if not models:
+        raise ModelError(f"{path}: is a directory with no .tflite or .onnx file; inspect takes "
+                         "one model file")
+    example = "lenet5_int8.tflite" if "lenet5_int8.tflite" in models else models[0]
+    shown = ", ".join(models[:8]) + (", ..." if len(models) > 8 else "")
+    raise ModelError(f"{path}: is a directory; inspect takes one .tflite or .onnx file, e.g. "
+                     f"lenet-edge inspect {shlex.quote(str(path / example))} (it holds {shown})")
 
 
 def _render(r: dict):

@@ -13,11 +13,12 @@ from lenet_edge.cli.runtime_options import stdout_console
 
 def predict(
     model: Annotated[Path, typer.Argument(
-        help="A model bundle folder, or a .tflite / .onnx file.", show_default=False)],
+        help="A model bundle folder, or a .tflite / .onnx file.", show_default=False,
+        readable=False)],  # unreadable: the reader's exit 4 (or 3 for images), not typer's 2
     images: Annotated[list[Path], typer.Argument(
         help="PNG, JPEG or BMP pictures (any size, colour or grey, either polarity), or .npy "
              "batches: uint8 (N, 28, 28) / (28, 28), or float in [0, 1], taken as is.",
-        show_default=False)],
+        show_default=False, readable=False)],
     top_k: Annotated[int, typer.Option(
         "--top-k", "-k", help="Classes to show per image, most probable first.")] = 3,
     variant: Annotated[str | None, typer.Option(

@@ -23,10 +23,12 @@ _augment_default = ", ".join(name for name, d in DATASET_DEFAULTS.items() if d.a
 
 def train(
     dataset: str = typer.Option(
-        "mnist", "--dataset", "-d", help="mnist, fashion-mnist or digits (built in, offline)."
+        "mnist", "--dataset", "-d", help="mnist or fashion-mnist (a local copy, else downloaded "
+        "once through Keras), or digits (built in, works offline)."
     ),
     data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Folder with the four IDX files (or a Keras .npz) to use instead."
+        None, "--data-dir", help="Folder with the four IDX files (or a Keras .npz) to use instead.",
+        readable=False,  # the data reader says why a path cannot be read: exit 3, not 2
     ),
     out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Model directory to write."),
     epochs: int | None = typer.Option(
