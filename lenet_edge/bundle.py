@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -33,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from lenet_edge import input_files, schema
 from lenet_edge.errors import ModelError, OutputError
 
 SCHEMA_VERSION = 1
@@ -129,7 +129,7 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
-    write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+    write_bytes(path, (schema.strict_json(obj, str(path)) + "\n").encode())
 
 
 # --- checksums -----------------------------------------------------------------------------
@@ -141,7 +141,7 @@ def sha256_bytes(data: bytes) -> str:
 
 def sha256_file(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with input_files.open_input(path, input_files.MODEL) as f:  # also hashes inputs (weights)
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -162,10 +162,7 @@ def read_manifest(bundle_dir: str | os.PathLike) -> dict[str, Any]:
         raise ModelError(f"{bundle_dir}: not a directory (expected a model bundle)")
     if not path.is_file():
         raise ModelError(f"{path}: no manifest; run 'lenet-edge convert {bundle_dir}' first")
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path}: not a readable JSON manifest ({exc})") from None
+    manifest = input_files.read_json(path, input_files.MANIFEST)
     if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION:
         got = manifest.get("schema_version") if isinstance(manifest, dict) else None
         raise ModelError(f"{path}: schema_version {got!r}, this lenet-edge reads {SCHEMA_VERSION}")
@@ -176,7 +173,53 @@ def read_manifest(bundle_dir: str | os.PathLike) -> dict[str, Any]:
         _check_file_entry(path, f"artifact {name!r}", entry, ("format", "inputs", "outputs"))
     if "reference" in manifest:
         _check_file_entry(path, "reference", manifest["reference"], ())
+    try:
+        _check_manifest_fields(manifest)
+    except schema.Invalid as exc:
+        raise ModelError(f"{path}: {exc}") from None
     return manifest
+
+
+def _check_manifest_fields(manifest: dict[str, Any]) -> None:
+    """The fields convert writes that the report, predict and deploy compute with.
+
+    Optional, so a bundle made by hand (tests, an older convert) with artifacts only still
+    reads; typed when present.
+    """
+    schema.field(manifest, "created", str, optional=True)
+    schema.strings(manifest, "tool_versions", optional=True)
+    schema.field(manifest, "train_config", dict, optional=True)
+    accuracy = schema.field(manifest, "float_test_accuracy", float, optional=True)
+    if accuracy is not None and not 0 <= accuracy <= 1:
+        raise schema.Invalid(f"float_test_accuracy must be in 0..1, got {accuracy}")
+    dataset = schema.field(manifest, "dataset", dict, optional=True)
+    if dataset is not None:
+        check_dataset_record(dataset, "dataset")
+    for name, entry in manifest["artifacts"].items():
+        where = f"artifacts.{name}"
+        schema.field(entry, "format", str, where)
+        schema.field(entry, "variant", str, where, optional=True)
+        _check_count(entry, "bytes", where)
+        for key in ("inputs", "outputs"):
+            for i, tensor in enumerate(schema.rows(entry, key, where=where)):
+                schema.field(tensor, "shape", list, f"{where}.{key}[{i}]", optional=True)
+    if "reference" in manifest:
+        _check_count(manifest["reference"], "count", "reference")
+        _check_count(manifest["reference"], "bytes", "reference")
+
+
+def check_dataset_record(dataset: dict[str, Any], where: str) -> None:
+    """The `dataset` record of train.json and the manifest (data.Dataset.summary())."""
+    for key in ("name", "fingerprint", "source"):
+        schema.field(dataset, key, str, where, optional=key == "source")
+    for key in ("num_train", "num_test"):
+        _check_count(dataset, key, where)
+
+
+def _check_count(obj: dict[str, Any], key: str, where: str) -> None:
+    count = schema.field(obj, key, int, where, optional=True)
+    if count is not None and count < 0:
+        raise schema.Invalid(f"{where}.{key} must be >= 0, got {count}")
 
 
 def _check_file_entry(path: Path, what: str, entry: Any, also: tuple[str, ...]) -> None:
@@ -195,16 +238,14 @@ def _check_file_entry(path: Path, what: str, entry: Any, also: tuple[str, ...]) 
         raise ModelError(f"{path}: {what} sha256 {digest!r} is not 64 hex digits")
 
 
-def read_verified(bundle_dir: str | os.PathLike, entry: dict[str, Any]) -> bytes:
+def read_verified(bundle_dir: str | os.PathLike, entry: dict[str, Any],
+                  kind: input_files.InputKind = input_files.MODEL) -> bytes:
     """The bytes of a bundle file whose sha256 matches its manifest entry.
 
     Reads once and checks those same bytes, so what is checked is what gets loaded.
     """
     path = Path(bundle_dir) / entry["file"]
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    data = input_files.read_bytes(path, kind)
     if sha256_bytes(data) != entry["sha256"]:
         raise ModelError(f"{path}: sha256 does not match the manifest (modified or corrupt)")
     return data
@@ -231,7 +272,7 @@ def load_reference(bundle_dir: str | os.PathLike, manifest: dict[str, Any]) -> R
     if entry is None:
         raise ModelError(f"{Path(bundle_dir) / MANIFEST}: no 'reference' entry")
     _check_file_entry(Path(bundle_dir) / MANIFEST, "reference", entry, ())
-    data = read_verified(bundle_dir, entry)
+    data = read_verified(bundle_dir, entry, input_files.REFERENCE)
     path = Path(bundle_dir) / entry["file"]
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
@@ -243,7 +284,8 @@ def load_reference(bundle_dir: str | os.PathLike, manifest: dict[str, Any]) -> R
         raise ModelError(
             f"{path}: images must be uint8 (N, 28, 28), got {images.dtype} {images.shape}"
         )
-    if labels.shape != (n,) or labels.dtype.kind not in "iu" or (n and labels.max() > 9):
+    if labels.shape != (n,) or labels.dtype.kind not in "iu" or (
+            n and (labels.min() < 0 or labels.max() > 9)):
         raise ModelError(
             f"{path}: labels must be {n} integers in 0..9, got {labels.dtype} {labels.shape}"
         )
@@ -251,6 +293,8 @@ def load_reference(bundle_dir: str | os.PathLike, manifest: dict[str, Any]) -> R
         raise ModelError(
             f"{path}: logits must be float32 ({n}, 10), got {logits.dtype} {logits.shape}"
         )
+    if not np.isfinite(logits).all():  # a NaN would reach verify --json and the report
+        raise ModelError(f"{path}: logits hold NaN or infinite values")
     if n == 0:
         raise ModelError(f"{path}: holds no images")
     return Reference(images=images, labels=labels.astype(np.int64), logits=logits)

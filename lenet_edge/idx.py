@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_edge import bundle
+from lenet_edge import bundle, input_files
 from lenet_edge.errors import DataError, UsageError
 
 UINT8_CODE = 0x08
@@ -44,7 +44,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """
     path = Path(path)
     try:
-        with open(path, "rb") as raw:
+        with input_files.open_input(path, input_files.DATASET) as raw:
             compressed = raw.read(2) == GZIP_MAGIC
             raw.seek(0)
             if compressed:

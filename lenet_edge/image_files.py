@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lenet_edge import input_files
 from lenet_edge.errors import DataError, MissingDependencyError
 from lenet_edge.framing import FRAME, to_mnist_frame
 
@@ -194,14 +195,7 @@ def _read_file(path: Path) -> bytes:
         raise DataError(f"{path}: no such file")
     if not path.is_file():
         raise DataError(f"{path}: not a file")
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise DataError(f"{path}: larger than {MAX_FILE_BYTES:,} bytes; not an image this "
-                        "command reads")
+    data = input_files.read_bytes(path, input_files.IMAGE)  # its limit is MAX_FILE_BYTES
     if not data:
         raise DataError(f"{path}: empty file; expected a PNG, JPEG or BMP image or a .npy batch")
     return data

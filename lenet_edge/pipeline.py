@@ -15,7 +15,6 @@ the same kind of LenetEdgeError, so the exit code is the one the single command 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import resource
 import time
@@ -26,7 +25,13 @@ from typing import Any
 
 from lenet_edge import bundle, errors
 from lenet_edge.recommend import Outcome, Recommendation, check_preference, outcomes, recommend
-from lenet_edge.report.results_files import BENCHMARK_JSON, PIPELINE_JSON, VERIFY_JSON
+from lenet_edge.report.results_files import (
+    BENCHMARK_JSON,
+    PIPELINE_JSON,
+    VERIFY_JSON,
+    read_benchmark,
+    read_verify,
+)
 from lenet_edge.toolchain.train import TrainConfig
 
 STAGES = ("train", "convert", "verify", "benchmark", "report")
@@ -186,8 +191,11 @@ def _evaluate(config: PipelineConfig, tracker: _StageTracker) -> PipelineResult:
         "bench": dataclasses.asdict(config.bench),
         "verify_json": VERIFY_JSON, "benchmark_json": BENCHMARK_JSON,
     }, tracker, "runtime child").get("toolchain_modules", [])
-    verify = json.loads((out / VERIFY_JSON).read_text())
-    bench = json.loads((out / BENCHMARK_JSON).read_text())
+    verify = read_verify(out / VERIFY_JSON)  # checked like the report's: written by a child
+    bench = read_benchmark(out / BENCHMARK_JSON)
+    if verify is None or bench is None:
+        raise errors.ModelError(f"{out}: the runtime child wrote no {VERIFY_JSON} or "
+                                f"{BENCHMARK_JSON}")
     record = {"config": dataclasses.asdict(config), "stages": tracker.as_dicts(),
               "runtime_child_toolchain_modules": modules}
     bundle.write_json(out / PIPELINE_JSON, record)  # the report reads the preference from it

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from lenet_edge import bundle
+from lenet_edge import bundle, input_files
 from lenet_edge.data import CLASS_NAMES, preprocess
 from lenet_edge.errors import ModelError, UsageError
 from lenet_edge.image_files import read_images
@@ -185,10 +185,7 @@ def _load_model_file(path: Path, variant: str | None,
     from lenet_edge.runtime import model_file
     from lenet_edge.runtime.inspect import probe_runtime
 
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    data = input_files.read_bytes(path, input_files.MODEL)
     fmt = model_file.detect_format(data, str(path))
     model_file.check_model_bytes(data, fmt, str(path))  # pure Python, bounds-checked
     spec = resolve_runtime(runtime, fmt)

@@ -195,7 +195,7 @@ def test_compare_without_common_rows_is_a_usage_error():
 
 
 @pytest.mark.parametrize("content,message", [
-    ("not json", "not JSON"),
+    ("not json", "not valid JSON"),
     (json.dumps({"machine": {}}), "no 'results' list"),
     (json.dumps({"results": [{"variant": "int8"}]}), "lacks one of variant, runtime"),
 ])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from lenet_edge.cli.runtime_options import (
     stdout_console,
     write_output,
 )
+from lenet_edge.schema import strict_json
 
 
 def benchmark(
@@ -72,9 +72,9 @@ def benchmark(
     )
     data = report.to_dict()
     if json_out is not None and str(json_out) != "-":
-        write_output(json_out, json.dumps(data, indent=2) + "\n")
+        write_output(json_out, strict_json(data, "--json") + "\n")
     if json_out is not None and str(json_out) == "-":
-        typer.echo(json.dumps(data, indent=2))
+        typer.echo(strict_json(data, "--json"))
     else:
         console = stdout_console()
         console.print(_table(data))

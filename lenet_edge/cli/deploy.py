@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from lenet_edge.cli.runtime_options import BundleDir, Runtimes, Variants, stdout_console
+from lenet_edge.schema import strict_json
 
 # Options as Annotated aliases: the signature below stays one readable line per option.
 Host = Annotated[str | None, typer.Argument(
@@ -126,7 +126,7 @@ def deploy(
     result = run_deploy(model_dir, host, user=user, port=port, config=config, ssh=ssh,
                         progress=lambda message: _progress(err, host, message))
     if as_json:
-        typer.echo(json.dumps(result.as_dict(), indent=2))
+        typer.echo(strict_json(result.as_dict(), "--json"))
     else:
         from lenet_edge.deploy.tables import result_tables
 
@@ -156,7 +156,7 @@ def _fleet(model_dir, entries, config, ssh, parallel, as_json, err) -> None:
     outcomes = deploy_fleet(model_dir, entries, config, ssh, parallel,
                             progress=lambda name, message: _progress(err, name, message))
     if as_json:
-        typer.echo(json.dumps([o.as_dict() for o in outcomes], indent=2))
+        typer.echo(strict_json([o.as_dict() for o in outcomes], "--json"))
     else:
         stdout_console().print(fleet_table(outcomes))
     if not all(o.ok for o in outcomes):

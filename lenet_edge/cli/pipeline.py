@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +9,7 @@ import typer
 
 from lenet_edge.cli.runtime_options import MaxDrop, MinAgreement, Runtimes
 from lenet_edge.cli.train import DEFAULT_OUT
+from lenet_edge.schema import strict_json
 from lenet_edge.variants import VARIANT_NAMES
 
 # Not the runtime commands' --variant: the pipeline converts the bundle it then evaluates.
@@ -65,7 +65,7 @@ def pipeline(
     with display:
         result = run_pipeline(config, progress=display.update)
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2))
+        typer.echo(strict_json(result.to_dict(), "--json"))
     else:
         _print_summary(result)
     if not result.passed:

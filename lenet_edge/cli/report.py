@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from lenet_edge.cli.runtime_options import BundleDir
+from lenet_edge.schema import strict_json
 
 Prefer = Annotated[str | None, typer.Option(
     "--prefer", help="Recommend the smallest ('size') or fastest ('latency') variant that "
@@ -38,9 +38,9 @@ def report(
     written = write_report(model_dir, out, prefer)
     rec = written.recommendation
     if as_json:
-        typer.echo(json.dumps({
+        typer.echo(strict_json({
             "html": str(written.html), "markdown": str(written.markdown),
-            "recommendation": rec.to_dict() if rec else None}, indent=2))
+            "recommendation": rec.to_dict() if rec else None}, "--json"))
         return
     console = stdout_console()
     if rec is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +18,7 @@ from lenet_edge.cli.runtime_options import (
     stdout_console,
     write_output,
 )
+from lenet_edge.schema import strict_json
 
 
 def verify(
@@ -59,13 +59,13 @@ def verify(
     )
     data = report.to_dict()
     if json_out is not None and str(json_out) != "-":
-        write_output(json_out, json.dumps(data, indent=2) + "\n")
+        write_output(json_out, strict_json(data, "--json") + "\n")
     if junit_out is not None:
         write_output(junit_out, verify_junit(data))
     if markdown_out is not None:
         write_output(markdown_out, verify_markdown(data))
     if json_out is not None and str(json_out) == "-":
-        typer.echo(json.dumps(data, indent=2))
+        typer.echo(strict_json(data, "--json"))
     else:
         stdout_console().print(_table(data))
     if not report.passed:

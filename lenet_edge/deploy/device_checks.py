@@ -7,15 +7,14 @@ the same SSH transport and store it atomically in the local bundle as
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lenet_edge import bundle
+from lenet_edge import bundle, input_files
 from lenet_edge.deploy.install import RemoteLayout
 from lenet_edge.deploy.ssh import Transport, last_line
-from lenet_edge.errors import DeviceError
+from lenet_edge.errors import DeviceError, LenetEdgeError
 
 GATE_FAILED = 1  # `lenet-edge verify` exit code when the accuracy gate fails
 
@@ -61,12 +60,9 @@ def run_check(
     report = None
     fetched = transport.run(_FETCH, [out])
     if fetched.returncode == 0:
-        try:
-            report = json.loads(fetched.stdout.decode())
-        except ValueError:
-            raise DeviceError(
-                f"{transport.target.label}: {kind} wrote an unreadable {out}"
-            ) from None
+        report = input_files.parse_json(  # bounded depth: a device's answer is input too
+            fetched.stdout.decode(errors="replace"),
+            f"{transport.target.label}: {kind} wrote an unreadable {out}", DeviceError)
     return DeviceReport(kind, proc.returncode, report, last_line(proc.stderr))
 
 
@@ -86,7 +82,7 @@ def local_report(model_dir: Path, kind: str) -> dict | None:
     """The local verify / benchmark JSON in the bundle, or None if absent or unreadable."""
     path = Path(model_dir) / LOCAL_REPORTS[kind]
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+        data = input_files.read_json(path, input_files.RESULTS)
+    except LenetEdgeError:  # absent, unreadable or not JSON: nothing local to compare with
         return None
     return data if isinstance(data, dict) and isinstance(data.get("results"), list) else None

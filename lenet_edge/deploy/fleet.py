@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from lenet_edge import input_files
 from lenet_edge.deploy import DeployConfig, DeployResult, deploy_to, prepare
 from lenet_edge.deploy.target import SshOptions, Target, parse_target
 from lenet_edge.errors import LenetEdgeError, UsageError
@@ -61,12 +62,8 @@ def read_hosts(path: str | Path, user: str | None = None, port: int | None = Non
         UsageError: unreadable file, no hosts, or a bad line (named with its line number).
     """
     path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise UsageError(f"cannot read hosts file {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"cannot read hosts file {path}: not UTF-8 text") from None
+    lines = input_files.read_text(path, input_files.HOSTS, name=f"hosts file {path}"
+                                  ).splitlines()
     content = [(n, line.strip()) for n, line in enumerate(lines, 1)
                if line.strip() and not line.strip().startswith(("#", ";"))]
     is_ini = any(_SECTION.fullmatch(line) or "ansible_" in line for _, line in content)

@@ -7,10 +7,10 @@ instead of a SyntaxError.
 
 from __future__ import annotations
 
-import json
 import shlex
 from dataclasses import dataclass
 
+from lenet_edge import input_files
 from lenet_edge.deploy.ssh import Transport, last_line
 from lenet_edge.errors import DeviceError
 
@@ -91,7 +91,9 @@ def probe(transport: Transport, python: str, remote_dir: str) -> DeviceFacts | N
             f"{transport.target.label}: preflight with {python} failed: {last_line(proc.stderr)}"
         )
     try:
-        return DeviceFacts(**json.loads(proc.stdout.decode()))
+        answer = input_files.parse_json(proc.stdout.decode(errors="replace"),
+                                        f"{transport.target.label}: preflight answer", DeviceError)
+        return DeviceFacts(**answer)
     except (ValueError, TypeError) as exc:
         where = transport.target.label
         raise DeviceError(f"{where}: unreadable preflight answer ({exc})") from None

@@ -28,10 +28,10 @@ from lenet_edge.report.results_files import (
     PIPELINE_JSON,
     VERIFY_JSON,
     read_benchmark,
-    read_json,
     read_pipeline,
     read_verify,
 )
+from lenet_edge.train_record import read_train_record
 
 GALLERY_LIMIT = 24  # disagreement images shown: a screenful, the worst first
 _DEVICE_FILE = re.compile(r"^device-(?P<name>.+)-(?P<kind>verify|benchmark)\.json$")
@@ -140,7 +140,7 @@ def gather(model_dir: str | Path, prefer: str | None = None) -> ReportContents:
     c = ReportContents(
         bundle=str(model_dir), manifest=manifest, reference=reference, prefer=prefer,
         class_names=CLASS_NAMES.get(name, tuple(str(i) for i in range(10))),
-        train=read_json(model_dir / bundle.TRAIN_JSON),
+        train=read_train_record(model_dir, missing_ok=True),
         verify=read_verify(model_dir / VERIFY_JSON),
         benchmark=read_benchmark(model_dir / BENCHMARK_JSON),
         pipeline=pipeline, evaluated=len(reference.labels),

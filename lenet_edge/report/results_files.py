@@ -9,10 +9,10 @@ the first thing wrong, never a KeyError deep inside the report.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from lenet_edge import input_files
 from lenet_edge.bundle import (  # noqa: F401 - re-exported for the report and pipeline
     BENCHMARK_JSON,
     PIPELINE_JSON,
@@ -21,6 +21,10 @@ from lenet_edge.bundle import (  # noqa: F401 - re-exported for the report and p
 )
 from lenet_edge.errors import ModelError
 from lenet_edge.recommend import PREFERENCES
+from lenet_edge.schema import Invalid as _Invalid
+from lenet_edge.schema import field as _field
+from lenet_edge.schema import is_number as _is_number
+from lenet_edge.schema import rows as _rows
 
 VERIFY_STATUSES = ("pass", "fail", "incompatible")
 BENCHMARK_STATUSES = ("ok", "incompatible")
@@ -30,28 +34,14 @@ _BENCHMARK_TIMED = ("runs", "min_us", "p50_us", "p90_us", "p99_us", "max_us", "t
                     "load_ms")
 
 
-class _Invalid(Exception):
-    """What is wrong with one field; read_* add the file name."""
-
-
 def read_json(path: Path) -> dict[str, Any] | None:
     """A JSON object from `path`; None if the file does not exist.
 
     Raises:
         ModelError: the file exists but cannot be read, is not JSON or not a JSON object.
     """
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})"
-                         ) from None
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise ModelError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
+    data = input_files.read_json(path, input_files.RESULTS, missing_ok=True)
+    if data is not None and not isinstance(data, dict):
         raise ModelError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
 
@@ -154,45 +144,8 @@ def _check_skipped(data: dict[str, Any]) -> None:
     data.setdefault("skipped", [])
 
 
-def _rows(data: dict[str, Any], key: str, optional: bool = False) -> list[dict[str, Any]]:
-    rows = _field(data, key, list, optional=optional) or []
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise _Invalid(f"{key}[{i}] must be an object, got {_kind(row)}")
-    return rows
-
-
 def _status(row: dict[str, Any], allowed: tuple[str, ...], where: str) -> str:
     status = _field(row, "status", str, where)
     if status not in allowed:
         raise _Invalid(f"{where}.status is {status!r}; expected one of {', '.join(allowed)}")
     return status
-
-
-def _field(obj: dict[str, Any], key: str, kind: type, where: str = "",
-           optional: bool = False, nullable: bool = False) -> Any:
-    """obj[key] if it is a `kind` (float: any number; int: not bool), else _Invalid."""
-    name = f"{where}.{key}" if where else key
-    if key not in obj:
-        if optional:
-            return None
-        raise _Invalid(f"{name} is missing")
-    value = obj[key]
-    if value is None and nullable:
-        return None
-    ok = (_is_number(value) if kind is float
-          else isinstance(value, int) and not isinstance(value, bool) if kind is int
-          else isinstance(value, kind))
-    if not ok:
-        expected = {float: "a number", int: "an integer", str: "a string", list: "a list",
-                    dict: "an object"}[kind]
-        raise _Invalid(f"{name} must be {expected}, got {_kind(value)}")
-    return value
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _kind(value: Any) -> str:
-    return "null" if value is None else f"{type(value).__name__} {value!r:.40}"

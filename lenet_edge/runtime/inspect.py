@@ -17,8 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lenet_edge import bundle
-from lenet_edge.errors import ModelError
+from lenet_edge import bundle, input_files
 from lenet_edge.runtime import model_file
 from lenet_edge.runtime.child_python import PYTHON_ENV, run_python
 from lenet_edge.runtime.runtimes import RuntimeSpec, runtimes_for
@@ -65,10 +64,7 @@ def inspect_model(path: str | os.PathLike, probe: bool = True,
         ModelError: unreadable, not a model, or malformed (checked before any interpreter).
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    data = input_files.read_bytes(path, input_files.MODEL)
     fmt = model_file.detect_format(data, str(path))
     info = _describe_tflite(data, str(path)) if fmt == "tflite" else _describe_onnx(data, str(path))
     report = ModelInspection(str(path), fmt, len(data), bundle.sha256_bytes(data), **info)

@@ -7,13 +7,13 @@ median.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from lenet_edge import input_files
 from lenet_edge.errors import UsageError
 
 KEY_FIELDS = ("variant", "runtime", "batch", "threads")
@@ -44,12 +44,8 @@ def check_max_slowdown(max_slowdown_pct: float) -> None:
 def read_baseline(path: str | Path) -> list[dict[str, Any]]:
     """The timed rows of an earlier `benchmark --json` file; UsageError if it is not one."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise UsageError(f"--compare {path}: cannot read ({exc.strerror or exc})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"--compare {path}: not JSON ({exc})") from None
+    data = input_files.read_json(path, input_files.RESULTS, name=f"--compare {path}",
+                                 error=UsageError)
     rows = data.get("results") if isinstance(data, dict) else None
     if not isinstance(rows, list):
         raise UsageError(f"--compare {path}: not a 'lenet-edge benchmark --json' file "

@@ -15,11 +15,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from lenet_edge import input_files
 from lenet_edge.errors import ModelError, UsageError
 from lenet_edge.runtime import model_file
 from lenet_edge.runtime.runtimes import AUTO, RuntimeSpec, resolve_runtime
@@ -114,10 +114,7 @@ def load_runner(model: bytes | str | os.PathLike, format: str | None = None,  # 
         IncompatibleModelError: the runtime refused a well-formed model.
     """
     if isinstance(model, (str, os.PathLike)):
-        try:
-            data = Path(model).read_bytes()
-        except OSError as exc:
-            raise ModelError(f"{model}: cannot read ({exc.strerror or exc})") from None
+        data = input_files.read_bytes(model, input_files.MODEL)
         source = source or str(model)
     else:
         data = bytes(model)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -49,17 +48,9 @@ def build_lenet5(activation: str = "relu", pooling: str = "avg"):
 
 def read_train_info(model_dir: str | Path) -> dict[str, Any]:
     """Read `train.json` from a trained model directory (ModelError if absent or broken)."""
-    path = Path(model_dir) / bundle.TRAIN_JSON
-    if not Path(model_dir).is_dir():
-        raise ModelError(f"{model_dir}: no such model directory; run 'lenet-edge train' first")
-    if not path.is_file():
-        raise ModelError(f"{path}: missing; no trained model in {model_dir} ('lenet-edge train')")
-    try:
-        info = json.loads(path.read_text())
-        info["config"]["activation"], info["config"]["pooling"]  # noqa: B018 - shape check
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"{path}: not a valid training record ({exc})") from None
-    return info
+    from lenet_edge.train_record import read_train_record
+
+    return read_train_record(model_dir)
 
 
 def load_trained(model_dir: str | Path):
