@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lenet_edge.schema import strict_json
 from lenet_edge.variants import VARIANT_NAMES
 
 # Mirrors lenet_edge.toolchain.convert's default (a test holds them equal); importing the
@@ -47,7 +47,7 @@ def convert(
     manifest = run_convert(model_dir, variant, calibration_samples, opset, progress=show)
     artifacts = manifest["artifacts"]
     if as_json:
-        typer.echo(json.dumps(artifacts, indent=2))
+        typer.echo(strict_json(artifacts, "--json"))
         return
     this_run = set(variant or VARIANT_NAMES)
     fp32_bytes = artifacts.get("fp32", {}).get("bytes")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shlex
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from lenet_edge.cli.runtime_options import stdout_console
+from lenet_edge.schema import strict_json
 
 
 def inspect(
@@ -28,7 +28,7 @@ def inspect(
 
     report = inspect_model(model_file).to_dict()
     if as_json:
-        typer.echo(json.dumps(report, indent=2))
+        typer.echo(strict_json(report, "--json"))
         return
     stdout_console().print(_render(report))
 

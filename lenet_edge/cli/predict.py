@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from lenet_edge.cli.runtime_options import stdout_console
+from lenet_edge.schema import strict_json
 
 
 def predict(
@@ -46,7 +46,7 @@ def predict(
         from rich.console import Console
 
         Console(stderr=True, highlight=False).print(_what_ran(result), markup=False)
-        typer.echo(json.dumps(result.to_list(), indent=2))
+        typer.echo(strict_json(result.to_list(), "--json"))
         return
     stdout_console().print(_table(result, top_k))
 

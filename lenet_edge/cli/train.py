@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from lenet_edge.schema import strict_json
 from lenet_edge.toolchain.train import DATASET_DEFAULTS, SCHEDULES, TrainConfig
 
 DEFAULT_OUT = Path("models/lenet5")
@@ -98,7 +98,7 @@ def train(
 
     record = run_training(config, out, on_epoch=show_epoch)
     if as_json:
-        typer.echo(json.dumps(record, indent=2))
+        typer.echo(strict_json(record, "--json"))
         return
     table = Table(title=f"LeNet-5 trained on {record['dataset']['name']}", show_header=False)
     table.add_row("test accuracy", f"{record['test_accuracy'] * 100:.2f}%")
