@@ -4,8 +4,11 @@ Two kinds of file, told apart by their first bytes (never by the extension):
 
 - **a picture**: PNG, JPEG or BMP of any size, greyscale or colour, with or without alpha
   (composited on white, as a viewer shows it). It becomes greyscale, is inverted when its
-  border is light (dark ink on paper), has its background level subtracted, and is framed by
-  `framing.to_mnist_frame` (cropped to the ink, fitted into 20x20, centred by mass in 28x28).
+  border is light (dark ink on paper), has its background (a fitted surface: photos are
+  unevenly lit) subtracted, is cut down to the largest piece of ink (`ink.find_ink`: specks
+  and marks elsewhere on the page are dropped) and is framed by `framing.to_mnist_frame`
+  (cropped to the ink, fitted into 20x20, centred by mass in 28x28). A digit that is tiny
+  in its picture gets a note (`Images.notes`): it may be a speck, not the digit.
 - **a .npy batch**: already model-ready, taken as is (no inversion, no framing): uint8
   (N, 28, 28) or (28, 28) in 0..255, or float (N, 28, 28) or (28, 28) in [0, 1], scaled by
   255 and rounded; a trailing channel axis of 1 is accepted too. Light ink on dark, as MNIST.
@@ -22,12 +25,14 @@ import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from lenet_edge import input_files
 from lenet_edge.errors import DataError, MissingDependencyError
 from lenet_edge.framing import FRAME, to_mnist_frame
+from lenet_edge.ink import find_ink
 
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP")
 MAX_IMAGE_PIXELS = 50_000_000  # 50 MP: a 8660 x 5773 photo; beyond it, a bomb or a mistake
@@ -49,8 +54,23 @@ _KNOWN_OTHERS = ((b"GIF8", "GIF"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
 _NO_ALPHA_MODES = ("1", "L", "P", "RGB", "CMYK", "YCbCr", "I", "F", "I;16", "I;16B", "I;16L")
 
 
-def read_images(paths: Sequence[str | os.PathLike]) -> tuple[list[str], np.ndarray]:
-    """Read every file and return (one name per image, uint8 frames (N, 28, 28)).
+class Images(NamedTuple):
+    """Images read for prediction, in input order."""
+
+    names: list[str]  # a picture's path, or `path[i]` for image i of a .npy batch
+    frames: np.ndarray  # uint8 (N, 28, 28), light ink on dark
+    notes: list[tuple[str, ...]]  # per image: what may make its frame unreliable
+
+
+class Framed(NamedTuple):
+    """A picture's MNIST frame and the notes on how its digit was found."""
+
+    frame: np.ndarray
+    notes: tuple[str, ...]
+
+
+def read_images(paths: Sequence[str | os.PathLike]) -> Images:
+    """Read every file and return one name, one uint8 (28, 28) frame and notes per image.
 
     All or nothing: the first bad file raises, before any prediction is made, so a batch
     never yields results for some images and silence for others. A picture gives one image
@@ -65,29 +85,33 @@ def read_images(paths: Sequence[str | os.PathLike]) -> tuple[list[str], np.ndarr
         raise DataError("no images given; pass PNG, JPEG or BMP files or a .npy batch")
     names: list[str] = []
     frames: list[np.ndarray] = []
+    notes: list[tuple[str, ...]] = []
     for path in paths:
         data = _read_file(Path(path))
         if data.startswith(NPY_MAGIC):
             batch = npy_batch(data, str(path))
             names += [f"{path}[{i}]" for i in range(batch.shape[0])]
             frames.append(batch)
+            notes += [()] * batch.shape[0]
         else:
+            framed = picture_frame(data, str(path))
             names.append(str(path))
-            frames.append(picture_frame(data, str(path))[None])
-    return names, np.concatenate(frames)
+            frames.append(framed.frame[None])
+            notes.append(framed.notes)
+    return Images(names, np.concatenate(frames), notes)
 
 
-def picture_frame(data: bytes, source: str = "image") -> np.ndarray:
+def picture_frame(data: bytes, source: str = "image") -> Framed:
     """A PNG, JPEG or BMP (its bytes) as one uint8 (28, 28) MNIST frame, light ink on dark."""
     return frame_grey(decode_grey(data, source), source)
 
 
-def frame_grey(grey: np.ndarray, source: str = "image") -> np.ndarray:
+def frame_grey(grey: np.ndarray, source: str = "image") -> Framed:
     """A greyscale float picture in [0, 1] (either polarity) as a uint8 (28, 28) MNIST frame.
 
-    The background level is the median of the outermost ring of pixels: a digit rarely
-    covers half the border. A light background means dark ink, so the picture is inverted;
-    then the background level is subtracted so the paper becomes 0, as in MNIST.
+    The polarity comes from the median of the outermost ring of pixels (a digit rarely
+    covers half the border): a light background means dark ink, so the picture is inverted.
+    Then `ink.find_ink` subtracts the fitted background and keeps the digit's own ink.
 
     Raises:
         DataError: the picture has no ink MIN_INK_CONTRAST above its background.
@@ -95,14 +119,14 @@ def frame_grey(grey: np.ndarray, source: str = "image") -> np.ndarray:
     if grey.ndim != 2 or grey.size == 0:
         raise DataError(f"{source}: expected a 2-D picture, got shape {grey.shape}")
     border = np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
-    background = float(np.median(border))
-    if background > 0.5:
-        grey, background = 1.0 - grey, 1.0 - background
-    ink = np.clip(grey - background, 0.0, None)
-    if float(ink.max()) < MIN_INK_CONTRAST:
+    if float(np.median(border)) > 0.5:
+        grey = 1.0 - grey
+    ink = find_ink(grey)
+    if float(ink.image.max()) < MIN_INK_CONTRAST:
         raise DataError(f"{source}: no digit found (nothing stands out from the background "
                         f"by {MIN_INK_CONTRAST:.0%} or more)")
-    return to_mnist_frame(ink)  # stretches the brightest ink to full scale
+    notes = (ink.size_warning,) if ink.size_warning else ()
+    return Framed(to_mnist_frame(ink.image), notes)  # brightest ink -> full scale
 
 
 def decode_grey(data: bytes, source: str = "image") -> np.ndarray:

@@ -135,3 +135,44 @@ BAD_PICTURES = {
     "empty.png": (lambda: b"", "empty file"),
     "blank.png": (blank_png, "no digit found"),
 }
+
+
+# --- phone photos ----------------------------------------------------------------------------
+
+PAGE = (480, 640)  # (width, height): a portrait phone photo, shrunk
+PAPER = 185  # grey paper under room light, not a scanner's white
+INK = 60  # a pencil or ballpoint stroke is dark grey, not black
+GRADIENT = 0.10  # the light falls off by 10% across the page (a lamp to one side)
+BLUR = 1.5  # Gaussian radius in pixels: a hand-held phone's slight defocus
+
+
+def phone_photo(frame, digit_px: int = 190, seed: int = 0, specks: int = 12):
+    """A handwritten digit as a phone snaps it: grey paper, uneven light, blur, noise.
+
+    `frame` is a 28x28 uint8 MNIST-form digit (light on dark, e.g. a bundle's reference
+    image); it is scaled so its 28x28 field spans `digit_px` pixels (the digit itself about
+    5/7 of that) and written in INK on PAPER at a random spot of the page, with a lighting
+    gradient in a random direction, a few specks of dust or pencil dots, sensor noise and
+    a slight blur. Save it as .jpg (quality 85) for the JPEG blocks too.
+    """
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    width, height = PAGE
+    stroke = Image.fromarray(np.asarray(frame, np.uint8)).resize((digit_px, digit_px),
+                                                                 Image.BICUBIC)
+    coverage = np.zeros((height, width))
+    top = int(rng.integers(0, height - digit_px))
+    left = int(rng.integers(0, width - digit_px))
+    coverage[top:top + digit_px, left:left + digit_px] = np.asarray(stroke) / 255.0
+    for _ in range(specks):  # dots of 1-3 pixels, anywhere
+        y, x, r = rng.integers(0, height - 3), rng.integers(0, width - 3), rng.integers(1, 4)
+        coverage[y:y + r, x:x + r] = np.maximum(coverage[y:y + r, x:x + r], 0.8)
+    angle = rng.uniform(0, 2 * np.pi)
+    ys, xs = np.mgrid[0:height, 0:width]
+    ramp = (np.cos(angle) * xs / width + np.sin(angle) * ys / height)
+    light = 1.0 - GRADIENT * (ramp - ramp.min()) / (ramp.max() - ramp.min())
+    page = (PAPER - (PAPER - INK) * coverage) * light + rng.normal(0, 2.0, coverage.shape)
+    image = Image.fromarray(np.clip(np.rint(page), 0, 255).astype(np.uint8))
+    return image.filter(ImageFilter.GaussianBlur(BLUR)).convert("RGB")

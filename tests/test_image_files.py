@@ -7,7 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pictures import BAD_PICTURES, CANVAS, GLYPH_PX, RENDERINGS, draw_digit, font_path, save
+from pictures import (
+    BAD_PICTURES,
+    CANVAS,
+    GLYPH_PX,
+    RENDERINGS,
+    draw_digit,
+    font_path,
+    phone_photo,
+    save,
+)
 
 from lenet_edge import image_files
 from lenet_edge.errors import DataError, MissingDependencyError
@@ -34,9 +43,10 @@ def distance(frame: np.ndarray, reference: np.ndarray) -> float:
 
 
 def frame_of(path: Path) -> np.ndarray:
-    names, frames = read_images([path])
-    assert names == [str(path)] and frames.shape == (1, 28, 28) and frames.dtype == np.uint8
-    return frames[0]
+    read = read_images([path])
+    assert read.names == [str(path)] and read.frames.shape == (1, 28, 28)
+    assert read.frames.dtype == np.uint8
+    return read.frames[0]
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +79,22 @@ def test_other_renderings_frame_close_to_dark_on_light(rendering, reference_fram
     draw, suffix = RENDERINGS[rendering]
     frame = frame_of(save(draw(3), tmp_path / f"three{suffix}"))
     assert distance(frame, reference_frame) <= SAME_DIGIT
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_phone_photo_frames_like_the_clean_digit(seed, reference_frame, tmp_path):
+    # Grey paper, 10% light fall-off, blur, specks, JPEG: one background level used to
+    # frame the lit half of the page with the digit (distance 32-33 for this 3, measured).
+    path = save(phone_photo(reference_frame, seed=seed), tmp_path / "photo.jpg")
+    read = read_images([path])
+    assert distance(read.frames[0], reference_frame) <= SAME_DIGIT  # measured 10.6-11.5
+    assert read.notes == [()]
+
+
+def test_a_tiny_digit_in_a_photo_is_noted(reference_frame, tmp_path):
+    path = save(phone_photo(reference_frame, digit_px=50), tmp_path / "far.jpg")
+    (note,) = read_images([path]).notes[0]  # the 3 is 38 pixels tall on a 480 x 640 page
+    assert note.startswith("the digit found is tiny: ") and "of a 480 x 640 picture" in note
 
 
 def test_exif_orientation_is_applied(reference_frame, tmp_path):
@@ -115,16 +141,17 @@ def test_several_files_keep_their_order_and_npy_batches_expand(tmp_path):
     frames = np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8)
     np.save(tmp_path / "batch.npy", frames)
     picture = save(draw_digit(7), tmp_path / "seven.png")
-    names, got = read_images([picture, tmp_path / "batch.npy"])
-    assert names == [str(picture)] + [f"{tmp_path / 'batch.npy'}[{i}]" for i in range(3)]
-    np.testing.assert_array_equal(got[1:], frames)
+    read = read_images([picture, tmp_path / "batch.npy"])
+    assert read.names == [str(picture)] + [f"{tmp_path / 'batch.npy'}[{i}]" for i in range(3)]
+    np.testing.assert_array_equal(read.frames[1:], frames)
+    assert read.notes == [()] * 4  # a digit that fills its picture; .npy frames get none
 
 
 def test_file_type_comes_from_content_not_extension(tmp_path):
     np.save(tmp_path / "batch.npy", np.zeros((1, 28, 28), np.uint8))
     disguised = tmp_path / "batch.png"
     disguised.write_bytes((tmp_path / "batch.npy").read_bytes())
-    assert read_images([disguised])[0] == [f"{disguised}[0]"]
+    assert read_images([disguised]).names == [f"{disguised}[0]"]
     picture = save(draw_digit(5), tmp_path / "five.png")
     renamed = tmp_path / "five.jpg"
     renamed.write_bytes(picture.read_bytes())  # a PNG named .jpg still reads as the PNG
@@ -143,7 +170,7 @@ def test_file_type_comes_from_content_not_extension(tmp_path):
 ])
 def test_npy_batches_accepted(array, expected, tmp_path):
     np.save(tmp_path / "x.npy", array)
-    _, frames = read_images([tmp_path / "x.npy"])
+    frames = read_images([tmp_path / "x.npy"]).frames
     assert frames.dtype == np.uint8
     np.testing.assert_array_equal(frames, expected)
 
@@ -227,7 +254,7 @@ def test_missing_pillow_names_the_extra(tmp_path, monkeypatch):
     with pytest.raises(MissingDependencyError, match=r"lenet-edge\[runtime\]"):
         read_images([path])
     np.save(tmp_path / "x.npy", np.zeros((28, 28), np.uint8))
-    assert read_images([tmp_path / "x.npy"])[1].shape == (1, 28, 28)  # .npy needs no Pillow
+    assert read_images([tmp_path / "x.npy"]).frames.shape == (1, 28, 28)  # .npy needs no Pillow
 
 
 def test_no_images_is_an_error():

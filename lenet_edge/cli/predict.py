@@ -28,12 +28,14 @@ def predict(
         "--runtime", "-r", help="auto, litert, tflite-runtime or onnxruntime "
         "(default: auto = the first installed interpreter for the model's format).")] = "auto",
     as_json: Annotated[bool, typer.Option(
-        "--json", help="Print [{image, predictions: [{class, label, probability}]}] as JSON "
-        "(what ran goes to stderr).")] = False,
+        "--json", help="Print [{image, predictions: [{class, label, probability}], warnings}] "
+        "as JSON (what ran goes to stderr).")] = False,
 ) -> None:
     """Show the top-k classes of each image, with probabilities.
 
-    A picture becomes MNIST-like: grey, inverted if its background is light, framed in 28x28.
+    A picture becomes MNIST-like: grey, inverted if its background is light, the paper's
+    uneven light subtracted, cut to its largest piece of ink, framed in 28x28. A tiny digit
+    or a top probability under 50% is warned about on stderr.
 
     One bad image (missing, empty, corrupt, not PNG/JPEG/BMP, over 50 MP) stops it: exit 3.
 
@@ -42,6 +44,9 @@ def predict(
     from lenet_edge.predict import predict as run_predict
 
     result = run_predict(model, images, top_k=top_k, variant=variant, runtime=runtime)
+    for p in result.predictions:  # on stderr in both modes: stdout stays the table or JSON
+        for note in p.warnings:
+            typer.echo(f"lenet-edge: warning: {p.image}: {note}", err=True)
     if as_json:
         from rich.console import Console
 
