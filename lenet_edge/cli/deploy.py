@@ -164,5 +164,6 @@ def _fleet(model_dir, entries, config, ssh, parallel, as_json, err) -> None:
 
 
 def _progress(err, name: str, message: str) -> None:
-    # Device output is plain text: brackets like [runtime] are not rich markup.
-    err.print(f"{name}: {message}", markup=False, highlight=False)
+    # Device output is plain text: brackets like [runtime] are not rich markup; one line per
+    # message, not wrapped at the console width (a path must stay greppable).
+    err.print(f"{name}: {message}", markup=False, highlight=False, soft_wrap=True)

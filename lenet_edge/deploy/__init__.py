@@ -1,6 +1,7 @@
 """Deploy a bundle to a device over SSH, verify and benchmark it there, bring results back.
 
-    pack (device_bundle) -> preflight -> lock -> lenet-edge on the device (device_venv)
+    pack (device_bundle) -> preflight -> claim the remote dir (remote_dir: refuse one
+    lenet-edge did not make) -> lock -> lenet-edge on the device (device_venv)
     -> upload to releases/<id>.partial, sha256 on the device, finalize (install)
     -> switch `current` -> verify there, roll back on failure -> benchmark -> fetch JSON
 
@@ -17,7 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lenet_edge import bundle
-from lenet_edge.deploy import device_checks, device_venv, install, preflight, wheelhouse
+from lenet_edge.deploy import (
+    device_checks,
+    device_venv,
+    install,
+    preflight,
+    remote_dir,
+    wheelhouse,
+)
 from lenet_edge.deploy.device_bundle import DeviceBundle, pack
 from lenet_edge.deploy.ssh import Transport
 from lenet_edge.deploy.target import SshOptions, Target, parse_target
@@ -181,6 +189,9 @@ def _deploy_steps(transport, layout, prepared, name, config, progress) -> Deploy
                           "on it run: sudo apt install python3 python3-venv")
     preflight.check_python(where, facts)
     preflight.check_disk(where, facts, prepared.device_bundle.size)
+    if remote_dir.claim(transport, layout) == "adopted":
+        progress(f"adopted {layout.root}: an earlier lenet-edge deploy, now marked with "
+                 f"{remote_dir.MARKER}")
 
     with install.remote_lock(transport, layout, config.lock_timeout):
         python, facts = _ready_python(transport, layout, prepared, config, facts, progress)
@@ -197,7 +208,7 @@ def _deploy_steps(transport, layout, prepared, name, config, progress) -> Deploy
                 return result
         if config.benchmark:
             _benchmark(transport, layout, python, prepared, config, result, progress)
-        install.prune_releases(transport, layout, release_id, result.previous)
+        remote_dir.prune_releases(transport, layout, release_id, result.previous)
     progress(f"live: releases/{release_id}")
     return result
 

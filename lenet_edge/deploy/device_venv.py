@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lenet_edge.deploy import preflight
-from lenet_edge.deploy.install import RemoteLayout
 from lenet_edge.deploy.preflight import DeviceFacts
+from lenet_edge.deploy.remote_dir import WHEEL_MARKER, RemoteLayout
 from lenet_edge.deploy.ssh import Transport, last_line
 from lenet_edge.deploy.wheelhouse import (
     DEFAULT_DIR,
@@ -32,7 +32,7 @@ from lenet_edge.deploy.wheelhouse import (
 )
 from lenet_edge.errors import DeviceError
 
-MARKER = "lenet-edge-wheel.sha256"  # in <root>/venv/: the sha256 of the installed wheel
+MARKER = WHEEL_MARKER  # in <root>/venv/: the sha256 of the installed wheel
 BASE_PYTHON = "python3"
 
 _UPLOAD_WHEELS = r"""

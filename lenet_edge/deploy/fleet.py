@@ -2,13 +2,13 @@
 
 A hosts file is either a plain list (`[user@]host[:port]`, one per line, `#` comments) or an
 Ansible INI inventory (`name ansible_host=... ansible_user=... ansible_port=...`, groups,
-`[group:vars]` / `[all:vars]` for user and port). One failing host never stops the others.
+`[group:vars]` / `[all:vars]` for user and port; read and checked in inventory.py). One failing
+host never stops the others.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,19 +17,11 @@ from pathlib import Path
 
 from lenet_edge import input_files
 from lenet_edge.deploy import DeployConfig, DeployResult, deploy_to, prepare
-from lenet_edge.deploy.target import SshOptions, Target, parse_target
+from lenet_edge.deploy.inventory import SECTION, HostEntry, read_ini
+from lenet_edge.deploy.target import SshOptions, parse_target
 from lenet_edge.errors import LenetEdgeError, UsageError
 
-_SECTION = re.compile(r"\[([A-Za-z0-9_.-]+)(?::(vars|children))?\]")
 _PLAIN_PORT = re.compile(r"(.+):(\d+)")
-
-
-@dataclass(frozen=True)
-class HostEntry:
-    """One device of a fleet: its inventory name (labels result files) and where it is."""
-
-    name: str
-    target: Target
 
 
 @dataclass
@@ -66,8 +58,8 @@ def read_hosts(path: str | Path, user: str | None = None, port: int | None = Non
                                   ).splitlines()
     content = [(n, line.strip()) for n, line in enumerate(lines, 1)
                if line.strip() and not line.strip().startswith(("#", ";"))]
-    is_ini = any(_SECTION.fullmatch(line) or "ansible_" in line for _, line in content)
-    entries = _read_ini(path, content, user, port) if is_ini else [
+    is_ini = any(SECTION.fullmatch(line) or "ansible_" in line for _, line in content)
+    entries = read_ini(path, content, user, port) if is_ini else [
         _plain_entry(path, n, line, user, port) for n, line in content]
     unique = list({entry.name: entry for entry in entries}.values())
     if not unique:
@@ -85,51 +77,6 @@ def _plain_entry(path: Path, n: int, line: str, user, port) -> HostEntry:
     except UsageError as exc:
         raise UsageError(f"{path}:{n}: {exc}") from None
     return HostEntry(name=target.label, target=target)  # host:port when not 22: unique
-
-
-def _read_ini(path: Path, content, user, port) -> list[HostEntry]:
-    """Hosts of an Ansible INI inventory; group / all vars give ansible_user and ansible_port."""
-    group, kind = "ungrouped", "hosts"
-    hosts: dict[str, tuple[int, dict, set]] = {}  # name -> (line, own vars, groups)
-    group_vars: dict[str, dict] = {}
-    for n, line in content:
-        section = _SECTION.fullmatch(line)
-        if section:
-            group, kind = section.group(1), section.group(2) or "hosts"
-            continue
-        tokens = shlex.split(line, comments=True)
-        if kind == "vars":
-            group_vars.setdefault(group, {}).update(_pairs(path, n, tokens))
-        elif kind == "hosts" and tokens:
-            if "[" in tokens[0]:
-                raise UsageError(f"{path}:{n}: host ranges like {tokens[0]!r} are not supported")
-            _, own, groups = hosts.setdefault(tokens[0], (n, {}, set()))
-            own.update(_pairs(path, n, tokens[1:]))
-            groups.add(group)
-    entries = []
-    for name, (n, own, groups) in hosts.items():
-        merged = dict(group_vars.get("all", {}))
-        for g in sorted(groups):
-            merged.update(group_vars.get(g, {}))
-        merged.update(own)
-        try:
-            host_port = merged.get("ansible_port") or merged.get("ansible_ssh_port")
-            target = parse_target(
-                merged.get("ansible_host", name),
-                merged.get("ansible_user", user),
-                int(host_port) if host_port else port,
-            )
-        except (UsageError, ValueError) as exc:
-            raise UsageError(f"{path}:{n}: host {name!r}: {exc}") from None
-        entries.append(HostEntry(name=name, target=target))
-    return entries
-
-
-def _pairs(path: Path, n: int, tokens: list[str]) -> dict:
-    bad = [t for t in tokens if "=" not in t]
-    if bad:
-        raise UsageError(f"{path}:{n}: expected key=value, got {bad[0]!r}")
-    return dict(t.split("=", 1) for t in tokens)
 
 
 def deploy_fleet(

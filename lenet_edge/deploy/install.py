@@ -8,6 +8,10 @@ Layout under the remote directory (relative paths are relative to the login's ho
     current -> releases/<id> the live release, switched with one rename
     results/<id>-*.json      verify / benchmark output of a release
     .deploy.lock             flock(1) file: one deploy per device at a time
+    .lenet-edge-deploy       the marker: lenet-edge owns this directory (remote_dir.py)
+
+Cleanup and prune remove only names matching our release id in a marked directory
+(remote_dir.py); anything else there is left alone.
 
 Each step is one constant `sh -c` script taking its parameters as "$1", "$2", ... (see ssh.py).
 Needs on the device: POSIX sh, tar, sha256sum, flock, GNU mv (-T): all in Raspberry Pi OS.
@@ -20,9 +24,9 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from lenet_edge.deploy.device_bundle import DeviceBundle
+from lenet_edge.deploy.remote_dir import CLEAN_PARTIAL_SH, OUR_ID_SH, RemoteLayout
 from lenet_edge.deploy.ssh import (
     SSH_FAILED,
     Transport,
@@ -30,7 +34,7 @@ from lenet_edge.deploy.ssh import (
     first_line,
     last_line,
 )
-from lenet_edge.errors import DeviceError, UsageError
+from lenet_edge.errors import DeviceError
 
 LOCK_BUSY = 75  # EX_TEMPFAIL: flock -E code when another deploy holds the lock
 ANSIBLE_LOCK_DIR = ".deploy.lock.d"  # the emitted Ansible playbook's lock (see ansible.py)
@@ -42,9 +46,8 @@ exec flock -E 75 -w "$2" "$1/.deploy.lock" sh -c '
   echo locked; exec cat >/dev/null' sh "$1"
 """
 
-_UPLOAD = r"""
+_UPLOAD = OUR_ID_SH + CLEAN_PARTIAL_SH + r"""
 mkdir -p "$1/releases" || exit 10
-rm -rf "$1"/releases/*.partial
 partial="$1/releases/$2.partial"
 mkdir "$partial" || exit 10
 if ! tar -x -f - -C "$partial" --no-same-owner --no-same-permissions; then
@@ -74,49 +77,6 @@ printf '%s\n' "$previous"
 """
 
 MARK_FAILED_SCRIPT = r"""mv -T "$1/releases/$2" "$1/releases/$2.failed" """
-
-PRUNE_SCRIPT = r"""
-if cd "$1/releases" 2>/dev/null; then
-  for d in *; do
-    case "$d" in "*"|"$2"|"$3") ;; *) rm -rf -- "$d" || exit 15 ;; esac
-  done
-  cd - >/dev/null || exit 10
-fi
-if cd "$1/results" 2>/dev/null; then
-  for f in *; do
-    case "$f" in "*"|"$2"-*|"$3"-*) ;; *) rm -f -- "$f" || exit 15 ;; esac
-  done
-fi
-exit 0
-"""
-
-
-@dataclass(frozen=True)
-class RemoteLayout:
-    """The deploy directory on the device and the names inside it."""
-
-    root: str
-
-    @classmethod
-    def parse(cls, remote_dir: str) -> RemoteLayout:
-        """Accept an absolute path, a path relative to home, or `~/...` (made relative)."""
-        path = remote_dir.strip()
-        if path in ("~", "~/") or path.startswith("~/"):
-            path = path[2:] or "."
-        if not path or path.startswith("~") or "\n" in path or "\0" in path:
-            raise UsageError(f"invalid --remote-dir {remote_dir!r}: use /abs/path or dir/in/home")
-        return cls(root=path.rstrip("/") or "/")
-
-    def release(self, release_id: str) -> str:
-        return f"{self.root}/releases/{release_id}"
-
-    @property
-    def current(self) -> str:
-        return f"{self.root}/current"
-
-    def result(self, release_id: str, kind: str) -> str:
-        return f"{self.root}/results/{release_id}-{kind}.json"
-
 
 def new_release_id() -> str:
     """Sortable and unique: UTC time plus random hex (two workstations may deploy)."""
@@ -252,12 +212,3 @@ def roll_back(
     proc = transport.run(MARK_FAILED_SCRIPT, [layout.root, failed_id])
     if proc.returncode:
         raise _fail(transport, f"rolled back, but cannot mark {failed_id} as failed", proc)
-
-
-def prune_releases(
-    transport: Transport, layout: RemoteLayout, current_id: str, previous_id: str
-) -> None:
-    """Remove every release but the live one and the one before it (the rollback target)."""
-    proc = transport.run(PRUNE_SCRIPT, [layout.root, current_id, previous_id])
-    if proc.returncode:
-        raise _fail(transport, "cannot prune old releases", proc)

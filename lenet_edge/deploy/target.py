@@ -48,19 +48,41 @@ def parse_target(host: str, user: str | None = None, port: int | None = None) ->
         if user is not None and user != host_user:
             raise UsageError(f"host gives user {host_user!r} but --user gives {user!r}")
         user = host_user
-    if not _HOST_RE.fullmatch(host):
-        raise UsageError(
-            f"invalid host {host!r}: use a hostname or an IPv4 / IPv6 address without "
-            "brackets (letters, digits, '.', '-', '_', ':', '%', not starting with '-')"
-        )
-    if user is not None and not _USER_RE.fullmatch(user):
-        raise UsageError(
-            f"invalid user {user!r}: letters, digits, '.', '_', '-', not starting with '-'"
-        )
+    check_host(host)
+    if user is not None:
+        check_user(user)
     port = 22 if port is None else port
     if not 1 <= port <= 65535:
         raise UsageError(f"invalid port {port}: choose 1..65535")
     return Target(host=host, user=user, port=port)
+
+
+def check_host(host: str) -> str:
+    """Return `host` if it is a hostname or IP address that nothing can read as an option or
+    shell syntax; the one host check of every path (--hosts, inventories, --emit-ansible).
+
+    Raises:
+        UsageError: naming the host and what is allowed.
+    """
+    if not isinstance(host, str) or not _HOST_RE.fullmatch(host):
+        raise UsageError(
+            f"invalid host {host!r}: use a hostname or an IPv4 / IPv6 address without "
+            "brackets (letters, digits, '.', '-', '_', ':', '%', not starting with '-')"
+        )
+    return host
+
+
+def check_user(user: str) -> str:
+    """Return `user` if it is a portable login name.
+
+    Raises:
+        UsageError: naming the user and what is allowed.
+    """
+    if not isinstance(user, str) or not _USER_RE.fullmatch(user):
+        raise UsageError(
+            f"invalid user {user!r}: letters, digits, '.', '_', '-', not starting with '-'"
+        )
+    return user
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from synthetic_bundle import current_release, make_synthetic_bundle
 from lenet_edge import bundle
 from lenet_edge.deploy import install
 from lenet_edge.deploy.device_bundle import pack
+from lenet_edge.deploy.remote_dir import claim as remote_dir_claim
 from lenet_edge.deploy.ssh import Transport
 from lenet_edge.deploy.target import parse_target
 from lenet_edge.errors import DeviceError
@@ -77,7 +78,9 @@ def test_redeploy_switches_current_and_keeps_the_previous_release(
 def device(sshd, ssh_options, remote_dir):
     """A connected transport and the remote layout, for driving the install steps directly."""
     with Transport(parse_target("127.0.0.1", port=sshd.port), ssh_options) as transport:
-        yield transport, install.RemoteLayout.parse(str(remote_dir))
+        layout = install.RemoteLayout.parse(str(remote_dir))
+        remote_dir_claim(transport, layout)  # as deploy does first: the directory is ours
+        yield transport, layout
 
 
 def test_tampered_upload_is_detected_and_nothing_switched(device, synthetic_bundle, remote_dir):
@@ -111,19 +114,20 @@ def test_connection_dropped_mid_upload_leaves_the_live_release_intact(
     sshd, device, tmp_path, remote_dir, run_cli, ssh_args, device_python
 ):
     transport, layout = device
-    install.install_release(transport, layout, "live", pack(make_synthetic_bundle(
+    live = install.new_release_id()  # a later deploy keeps only what has our id
+    install.install_release(transport, layout, live, pack(make_synthetic_bundle(
         tmp_path / "small")))
-    install.switch_current(transport, layout, "live")
-    before = release_files(remote_dir, "live")
+    install.switch_current(transport, layout, live)
+    before = release_files(remote_dir, live)
     # 3 MB in 64 KiB chunks: the connection dies after the first chunk, mid-transfer.
     big = pack(make_synthetic_bundle(tmp_path / "big", model_bytes=1 << 20))
 
     with pytest.raises(DeviceError, match="connection to the device lost|ssh failed"):
-        install.upload_release(transport, layout, "cut", big.tar_bytes(),
+        install.upload_release(transport, layout, install.new_release_id(), big.tar_bytes(),
                                on_chunk=lambda sent, total: sshd.drop_connections())
 
-    assert current_release(remote_dir) == "live"
-    assert release_files(remote_dir, "live") == before
+    assert current_release(remote_dir) == live
+    assert release_files(remote_dir, live) == before
     # The next deploy cleans the interrupted upload away and goes live.
     result = json.loads(deploy_cli(run_cli, tmp_path / "big", remote_dir, ssh_args,
                                    device_python, "--json").stdout)

@@ -89,7 +89,7 @@ def test_inventory_host_ranges_and_bad_lines_are_refused_with_the_line(tmp_path)
     with pytest.raises(UsageError, match=r"inventory.ini:2: host ranges"):
         read_hosts(hosts)
     hosts.write_text("[pis]\npi1 ansible_host=a;b\n")
-    with pytest.raises(UsageError, match=r"inventory.ini:2: host 'pi1'.*invalid host"):
+    with pytest.raises(UsageError, match=r"inventory.ini:2: invalid host 'a;b'"):
         read_hosts(hosts)
     (tmp_path / "empty").write_text("# nothing\n")
     with pytest.raises(UsageError, match="lists no hosts"):

@@ -1,0 +1,173 @@
+"""Hostile input files, through the CLI as a user runs it: each is one error line with the
+documented exit code, never a Traceback (exit 70), a hang or a MemoryError.
+
+Before input_files.py and the checks on read, each case here was exit 70 (RecursionError,
+TypeError, ValueError), a read of /dev/zero until memory ran out, a FIFO that blocked
+forever, or exit 0 with invalid JSON (a bare NaN) or a label of -1 taken as a class.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bundle_tampering import replace_reference
+
+from lenet_edge import bundle
+
+USAGE, MODEL = 2, 4  # lenet_edge.errors: UsageError, ModelError
+TIMEOUT = 120  # seconds: a FIFO or /dev/zero that is read at all never gets back this soon
+DEEP_JSON = "[" * 100_000 + "]" * 100_000  # RecursionError in json.loads before
+
+
+def assert_refused(proc, code: int, *fragments: str) -> None:
+    """Exit `code`, no Traceback, and exactly one `lenet-edge: error:` line holding `fragments`."""
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.returncode == code, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("lenet-edge: error:")]
+    assert len(errors) == 1, proc.stderr[-3000:]
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+
+
+def edit_json(path: Path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+@pytest.fixture
+def bundle_dir(fresh_bundle) -> Path:
+    """A private copy of the converted digits bundle (conftest's fresh_bundle)."""
+    return fresh_bundle
+
+
+# --- JSON nested 100,000 deep -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "command"), [
+    ("manifest.json", ("verify", "{b}", "--variant", "fp32")),
+    ("train.json", ("report", "{b}")),
+    ("verify.json", ("report", "{b}")),
+    ("benchmark.json", ("report", "{b}")),
+    ("device-pi-verify.json", ("report", "{b}")),
+])
+def test_deep_json_in_a_bundle_file_is_exit_4(bundle_dir, run_cli, name, command):
+    (bundle_dir / name).write_text(DEEP_JSON)
+    proc = run_cli(*(arg.format(b=bundle_dir) for arg in command), check=False, timeout=TIMEOUT)
+    assert_refused(proc, MODEL, str(bundle_dir / name), "nested deeper than 64 levels")
+
+
+def test_deep_json_as_the_compare_baseline_is_exit_2(digits_bundle, tmp_path, run_cli):
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(DEEP_JSON)
+    proc = run_cli("benchmark", digits_bundle, "--variant", "fp32", "--runs", "5",
+                   "--compare", baseline, check=False, timeout=TIMEOUT)
+    assert_refused(proc, USAGE, f"--compare {baseline}", "nested deeper than 64 levels")
+
+
+# --- devices, FIFOs and directories where a file belongs -----------------------------------
+
+
+def test_an_artifact_that_is_a_symlink_to_dev_zero_is_exit_4(bundle_dir, run_cli):
+    artifact = bundle_dir / "lenet5_fp32.tflite"
+    artifact.unlink()
+    artifact.symlink_to("/dev/zero")
+    proc = run_cli("verify", bundle_dir, "--variant", "fp32", check=False, timeout=TIMEOUT)
+    assert_refused(proc, MODEL, str(artifact), "a character device, not a model file")
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "symlink", "fifo"])
+def test_an_inspect_target_that_is_not_a_regular_file_is_exit_4(tmp_path, run_cli, target):
+    path = Path(target) if target.startswith("/") else tmp_path / "model.tflite"
+    if target == "symlink":
+        path.symlink_to("/dev/zero")
+    elif target == "fifo":
+        os.mkfifo(path)
+    proc = run_cli("inspect", path, check=False, timeout=TIMEOUT)
+    kind = "a FIFO (named pipe)" if target == "fifo" else "a character device"
+    assert_refused(proc, MODEL, f"{path}: {kind}, not a model file")
+
+
+def test_a_reference_that_is_a_fifo_is_exit_4(bundle_dir, run_cli):
+    reference = bundle_dir / "reference.npz"
+    reference.unlink()
+    os.mkfifo(reference)
+    proc = run_cli("verify", bundle_dir, "--variant", "fp32", check=False, timeout=TIMEOUT)
+    assert_refused(proc, MODEL, f"{reference}: a FIFO (named pipe), not a reference archive")
+
+
+def test_a_hosts_file_that_is_a_fifo_is_exit_2(digits_bundle, tmp_path, run_cli):
+    hosts = tmp_path / "hosts"
+    os.mkfifo(hosts)
+    proc = run_cli("deploy", digits_bundle, "--hosts", hosts, check=False, timeout=TIMEOUT)
+    assert_refused(proc, USAGE, f"hosts file {hosts}: a FIFO (named pipe), not a hosts file")
+
+
+# --- fields of the wrong type ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "change", "message"), [
+    ("manifest.json", lambda m: m.__setitem__("float_test_accuracy", "0.99"),
+     "float_test_accuracy must be a number, got str '0.99'"),
+    ("manifest.json", lambda m: m.__setitem__("dataset", "digits"),
+     "dataset must be an object, got str 'digits'"),
+    ("manifest.json", lambda m: m.__setitem__("tool_versions", ["tensorflow 2.19"]),
+     "tool_versions must be an object, got list"),
+    ("manifest.json", lambda m: m["tool_versions"].__setitem__("numpy", 2),
+     "tool_versions.numpy must be a string, got int 2"),
+    ("train.json", lambda t: t.__setitem__("history", "10 epochs"),
+     "history must be a list, got str '10 epochs'"),
+    ("train.json", lambda t: t["history"][0].__setitem__("loss", "low"),
+     "history[0].loss must be a number, got str 'low'"),
+    ("train.json", lambda t: t["history"].__setitem__(0, [1, 0.5]),
+     "history[0] must be an object, got list"),
+    ("train.json", lambda t: t["history"][-1].pop("accuracy"),
+     "accuracy is missing"),
+    ("train.json", lambda t: t.pop("config"), "config is missing"),
+])
+def test_the_report_refuses_a_field_of_the_wrong_type(bundle_dir, run_cli, name, change,
+                                                      message):
+    edit_json(bundle_dir / name, change)
+    proc = run_cli("report", bundle_dir, check=False, timeout=TIMEOUT)
+    assert_refused(proc, MODEL, str(bundle_dir / name), message)
+    assert not (bundle_dir / "report.html").exists()  # nothing misleading is written
+
+
+def test_convert_refuses_num_train_that_is_not_a_number(digits_model, tmp_path, run_cli):
+    model = Path(shutil.copytree(digits_model, tmp_path / "model"))
+    edit_json(model / "train.json", lambda t: t["dataset"].__setitem__("num_train", "many"))
+    proc = run_cli("convert", model, check=False, timeout=TIMEOUT)
+    assert_refused(proc, MODEL, f"{model / 'train.json'}",
+                   "dataset.num_train must be an integer, got str 'many'")
+
+
+def test_a_reference_label_of_minus_one_is_exit_4(bundle_dir, run_cli):
+    labels = np.load(bundle_dir / "reference.npz")["labels"].astype(np.int64)
+    labels[3] = -1
+    replace_reference(bundle_dir, labels=labels)
+    proc = run_cli("verify", bundle_dir, "--variant", "fp32", check=False, timeout=TIMEOUT)
+    assert_refused(proc, MODEL, "reference.npz: labels must be", "integers in 0..9")
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_reference_logits_are_exit_4_not_invalid_json(bundle_dir, run_cli, value):
+    logits = np.load(bundle_dir / "reference.npz")["logits"].copy()
+    logits[0, 0] = value
+    replace_reference(bundle_dir, logits=logits)
+    proc = run_cli("verify", bundle_dir, "--variant", "fp32", "--json", "-", check=False,
+                   timeout=TIMEOUT)
+    assert "NaN" not in proc.stdout and "Infinity" not in proc.stdout
+    assert_refused(proc, MODEL, "reference.npz: logits hold NaN or infinite values")
+
+
+def test_the_unchanged_bundle_still_reports(bundle_dir, run_cli):
+    """The checks refuse what is wrong, not what convert writes."""
+    run_cli("verify", bundle_dir, "--variant", "fp32", "--json", bundle_dir / "verify.json",
+            timeout=TIMEOUT)
+    proc = run_cli("report", bundle_dir, timeout=TIMEOUT)
+    assert proc.returncode == 0 and bundle.read_manifest(bundle_dir)
