@@ -15,6 +15,8 @@ from lenet_edge import bundle, input_files
 from lenet_edge.deploy.install import RemoteLayout
 from lenet_edge.deploy.ssh import Transport, last_line
 from lenet_edge.errors import DeviceError, LenetEdgeError
+from lenet_edge.report.results_files import check_results, read_benchmark, read_verify
+from lenet_edge.schema import Invalid
 
 GATE_FAILED = 1  # `lenet-edge verify` exit code when the accuracy gate fails
 
@@ -60,9 +62,13 @@ def run_check(
     report = None
     fetched = transport.run(_FETCH, [out])
     if fetched.returncode == 0:
+        source = f"{transport.target.label}: {kind} wrote {out}"
         report = input_files.parse_json(  # bounded depth: a device's answer is input too
-            fetched.stdout.decode(errors="replace"),
-            f"{transport.target.label}: {kind} wrote an unreadable {out}", DeviceError)
+            fetched.stdout.decode(errors="replace"), f"{source}, unreadable", DeviceError)
+        try:  # the tables and the report compute with its fields
+            check_results(report, kind)
+        except Invalid as exc:
+            raise DeviceError(f"{source}, not a 'lenet-edge {kind} --json' file: {exc}") from None
     return DeviceReport(kind, proc.returncode, report, last_line(proc.stderr))
 
 
@@ -81,8 +87,9 @@ LOCAL_REPORTS = {"verify": bundle.VERIFY_JSON, "benchmark": bundle.BENCHMARK_JSO
 def local_report(model_dir: Path, kind: str) -> dict | None:
     """The local verify / benchmark JSON in the bundle, or None if absent or unreadable."""
     path = Path(model_dir) / LOCAL_REPORTS[kind]
+    read = read_verify if kind == "verify" else read_benchmark
     try:
-        data = input_files.read_json(path, input_files.RESULTS)
-    except LenetEdgeError:  # absent, unreadable or not JSON: nothing local to compare with
+        data = read(path)  # checked: the tables compute with its rows
+    except LenetEdgeError:  # unreadable or malformed: nothing local to compare with
         return None
     return data if isinstance(data, dict) and isinstance(data.get("results"), list) else None

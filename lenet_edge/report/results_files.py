@@ -69,6 +69,18 @@ def read_pipeline(path: Path) -> dict[str, Any] | None:
     return _checked(path, _check_pipeline, "lenet-edge pipeline")
 
 
+def check_results(data: Any, kind: str) -> dict[str, Any]:
+    """`data` if it is a checked `verify` or `benchmark` --json object (as a device sent it).
+
+    Raises:
+        schema.Invalid: what is wrong, for the caller to name the source.
+    """
+    if not isinstance(data, dict):
+        raise _Invalid(f"expected a JSON object, got {type(data).__name__}")
+    {"verify": _check_verify, "benchmark": _check_benchmark}[kind](data)
+    return data
+
+
 def _checked(path: Path, check, written_by: str) -> dict[str, Any] | None:
     data = read_json(path)
     if data is None:
