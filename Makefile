@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 EMULATED_PI := .emulated-pi
 
-.PHONY: demo test lint bench system-deps emulated-pi pi-e2e clean clean-emulated-pi
+.PHONY: demo test lint bench dist system-deps emulated-pi pi-e2e clean clean-emulated-pi
 
 demo: .venv/.installed
 	.venv/bin/lenet-edge pipeline --dataset digits --out models/demo
@@ -26,6 +26,14 @@ bench: .venv/.installed system-deps
 	.venv/bin/python scripts/bench_train.py
 	.venv/bin/python scripts/bench_convert.py
 	.venv/bin/python scripts/bench_runtime.py
+
+# The sdist and the wheel in dist/ (lenet-edge is not on PyPI yet): copy the wheel to a
+# device and pip install 'lenet_edge-<version>-py3-none-any.whl[runtime]'. twine checks
+# their metadata (and that the README renders) before they are handed out.
+dist: .venv/.installed
+	rm -rf dist
+	.venv/bin/python -m build --outdir dist .
+	.venv/bin/twine check --strict dist/*
 
 .venv/.installed: pyproject.toml
 	test -x .venv/bin/python || $(PYTHON) -m venv .venv
