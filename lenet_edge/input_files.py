@@ -17,6 +17,7 @@ TF-free and numpy-free: the runtime on a device imports it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
@@ -143,7 +144,7 @@ def parse_json(text: str, name: str, error: type[LenetEdgeError] = ModelError) -
         raise error(f"{name}: JSON nested deeper than {MAX_JSON_DEPTH} levels; "
                     "not a file lenet-edge writes")
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except ValueError as exc:  # JSONDecodeError, a constant, an integer of > 4300 digits
         raise error(f"{name}: not valid JSON ({exc})") from None
 
@@ -166,6 +167,13 @@ def _depth(text: str) -> int:
 
 def _refuse_constant(constant: str) -> Any:
     raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999: valid JSON syntax, but no float holds it
+        raise ValueError(f"{text[:40]} is too large for a number")
+    return value
 
 
 def _check_type(info: os.stat_result, name: str, kind: InputKind,

@@ -109,9 +109,12 @@ def test_json_at_the_depth_limit_and_brackets_in_strings_parse():
     assert input_files.parse_json(text, "x") == json.loads(text)
 
 
-@pytest.mark.parametrize("text", ["[NaN]", '{"a": Infinity}', "-Infinity"])
-def test_json_constants_that_are_not_json_are_refused(text):
-    with pytest.raises(ModelError, match="is not a JSON number"):
+@pytest.mark.parametrize(("text", "message"), [
+    ("[NaN]", "NaN is not a JSON number"), ('{"a": Infinity}', "Infinity is not a JSON number"),
+    ("-Infinity", "-Infinity is not a JSON number"), ("[1e999]", "1e999 is too large"),
+])
+def test_json_numbers_no_float_holds_are_refused(text, message):
+    with pytest.raises(ModelError, match=f"x.json: not valid JSON \\({message}"):
         input_files.parse_json(text, "x.json")
 
 

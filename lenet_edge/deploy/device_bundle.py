@@ -8,7 +8,6 @@ bundle is small (a LeNet-5 variant is tens of KB) and a stream is what the uploa
 from __future__ import annotations
 
 import io
-import json
 import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from lenet_edge import bundle
 from lenet_edge.errors import ModelError, UsageError
+from lenet_edge.schema import strict_json
 
 
 @dataclass(frozen=True)
@@ -81,5 +81,5 @@ def pack(model_dir: str | Path, variants: Sequence[str] = ()) -> DeviceBundle:
         files[entry["file"]] = bundle.read_verified(model_dir, entry)
         kept[name] = entry
     device_manifest = {**manifest, "artifacts": kept}
-    files[bundle.MANIFEST] = (json.dumps(device_manifest, indent=2) + "\n").encode()
+    files[bundle.MANIFEST] = (strict_json(device_manifest, bundle.MANIFEST) + "\n").encode()
     return DeviceBundle(source=model_dir, variants=chosen, files=files)
