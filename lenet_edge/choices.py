@@ -24,8 +24,8 @@ def closest(name: str, choices: Sequence[str]) -> str | None:
     wanted = _normalised(name)
     if wanted in by_normal:
         return by_normal[wanted]
-    # cutoff 0.75: 'onnx8' -> 'onnx-int8' is a guess too far; 'int16' -> 'int16x8' is not
-    close = difflib.get_close_matches(wanted, list(by_normal), n=1, cutoff=0.75)
+    # cutoff 0.8: int16 -> int16x8 and litrt -> litert are typos; int4 -> int8 is another thing
+    close = difflib.get_close_matches(wanted, list(by_normal), n=1, cutoff=0.8)
     return by_normal[close[0]] if close else None
 
 

@@ -1,0 +1,209 @@
+"""Values and paths a user gets wrong, through the CLI: one error line with the right exit code.
+
+Issue 10, items 7 and 9c: bounded benchmark values, non-finite training values, a diverging
+run, a seed out of range, unreadable files, control characters in paths, the offline dataset
+error, the wrong kind of path, typos and `-h`. None of these needs a trained model except the
+diverging run, which trains on digits for a few seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lenet_edge.choices import closest, unknown_choice
+from lenet_edge.errors import UsageError
+from lenet_edge.runtime.runtimes import check_runtime_name
+from lenet_edge.variants import get_variant
+
+
+def error_line(proc) -> str:
+    """The one `lenet-edge: error:` line of a failed run (and no traceback)."""
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("lenet-edge: error:")]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """sha256 of every file under `folder`, by relative path."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def fake_bundle(folder: Path) -> Path:
+    """A folder that looks like a bundle to someone listing it (no model needs to load)."""
+    folder.mkdir()
+    (folder / "manifest.json").write_text("{}")
+    for name in ("lenet5_fp32.tflite", "lenet5_int8.tflite", "lenet5_onnx_int8.onnx"):
+        (folder / name).write_bytes(b"\0" * 16)
+    return folder
+
+
+# --- 7. values with sane bounds ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--runs", str(10**12), "--runs must be at most 1,000,000"),
+    ("--warmup", str(10**12), "--warmup must be at most 100,000"),
+    ("--min-time", "1e12", "--min-time must be at most 60 seconds"),
+    ("--warmup-time", "inf", "--warmup-time must be a number of seconds >= 0, got inf"),
+    ("--warmup-time", "3600", "--warmup-time must be at most 10 seconds"),
+])
+def test_benchmark_refuses_a_run_that_would_never_end(run_cli, tmp_path, option, value, message):
+    bundle_dir = fake_bundle(tmp_path / "bundle")
+    proc = run_cli("benchmark", bundle_dir, option, value, check=False, timeout=60)
+    assert proc.returncode == 2
+    assert message in error_line(proc)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--learning-rate", "inf"], "learning rate must be > 0 and finite, got inf"),
+    (["--learning-rate", "nan"], "learning rate must be > 0 and finite, got nan"),
+    (["--weight-decay", "inf"], "weight decay must be >= 0 and finite, got inf"),
+    (["--seed", str(2**64)], f"seed must be in 0..{2**32 - 1}, got {2**64}"),
+])
+def test_values_that_break_training_are_refused_before_tensorflow(run_cli, tmp_path, args,
+                                                                  message):
+    out = tmp_path / "model"
+    proc = run_cli("train", "--dataset", "digits", *args, "--out", out, check=False, timeout=60)
+    assert proc.returncode == 2
+    assert message in error_line(proc)
+    assert not out.exists()
+
+
+def test_a_diverging_run_exits_1_and_keeps_the_previous_model(run_cli, tmp_path):
+    out = tmp_path / "model"
+    run_cli("train", "--dataset", "digits", "--epochs", "1", "--out", out)
+    before = tree_digest(out)
+    siblings = sorted(p.name for p in tmp_path.iterdir())
+    # Adam's steps are about the learning rate in size: 1e30 overflows the logits at once.
+    proc = run_cli("train", "--dataset", "digits", "--epochs", "2", "--learning-rate", "1e30",
+                   "--out", out, "--json", check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "training diverged" in error_line(proc)
+    assert proc.stdout == ""  # no training record for a model that was not written
+    assert tree_digest(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == siblings  # no staging, no .previous
+
+
+def _no_root_override() -> list[str]:
+    """A command prefix under which root's permission override is gone (chmod 000 holds)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: chmod 000 cannot make a file unreadable")
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}"]
+
+
+@pytest.mark.parametrize("command", ["inspect", "predict"])
+def test_an_unreadable_model_file_is_exit_4(cli_env, tmp_path, command):
+    model = tmp_path / "model.tflite"
+    model.write_bytes(b"\0" * 64)
+    model.chmod(0)
+    batch = tmp_path / "batch.npy"
+    np.save(batch, np.zeros((1, 28, 28), np.uint8))
+    args = [str(model)] + ([str(batch)] if command == "predict" else [])
+    proc = subprocess.run([*_no_root_override(), sys.executable, "-m", "lenet_edge", command,
+                           *args], capture_output=True, text=True, timeout=120, env=cli_env())
+    assert proc.returncode == 4, proc.stderr
+    line = error_line(proc)
+    assert str(model) in line and "Permission denied" in line
+
+
+@pytest.mark.parametrize("name", ["first\nsecond.tflite", "tab\there.tflite", "esc\x1b[2J.tflite"])
+def test_a_path_with_control_characters_stays_on_one_line_with_its_reason(run_cli, tmp_path,
+                                                                          name):
+    missing = tmp_path / name
+    proc = run_cli("inspect", missing, check=False, timeout=60)
+    assert proc.returncode == 4
+    line = error_line(proc)
+    escaped = name.encode("unicode_escape").decode()
+    assert escaped in line
+    assert line.split(escaped, 1)[1].strip(": "), "the reason after the path is kept"
+    assert "\x1b" not in proc.stderr
+
+
+# --- 9c. rough edges -----------------------------------------------------------------------
+
+
+def test_offline_default_dataset_names_the_offline_choices(run_cli, tmp_path):
+    proc = run_cli("train", "--out", tmp_path / "model", check=False, timeout=120,
+                   env={"KERAS_HOME": str(tmp_path / "keras"), "LENET_EDGE_OFFLINE": "1"})
+    if proc.returncode == 0:
+        pytest.skip("MNIST is installed locally here")
+    assert proc.returncode == 3
+    line = error_line(proc)
+    assert "--dataset digits" in line and "--data-dir" in line
+    assert "fashion-mnist" in line  # installed (named with its folder) or how to install it
+
+
+def test_dataset_help_says_only_digits_is_built_in(run_cli):
+    proc = run_cli("train", "--help", env={"COLUMNS": "300"})
+    text = " ".join(proc.stdout.replace("│", " ").split())
+    assert "digits (built in" in text
+    assert "mnist, fashion-mnist or digits (built in" not in text
+
+
+@pytest.mark.parametrize("args", [["-h"], ["train", "-h"], ["benchmark", "-h"], ["deploy", "-h"]])
+def test_dash_h_is_help(run_cli, args):
+    proc = run_cli(*args, timeout=60)
+    assert "Usage:" in proc.stdout
+
+
+def test_convert_on_a_model_file_says_it_wants_the_model_directory(run_cli, tmp_path):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "train.json").write_text("{}")
+    model = model_dir / "lenet5_int8.tflite"
+    model.write_bytes(b"\0" * 64)
+    proc = run_cli("convert", model, check=False, timeout=60)
+    assert proc.returncode == 4
+    line = error_line(proc)
+    assert "expected a model directory" in line and "got a file" in line
+    assert f"lenet-edge convert {model_dir}" in line
+    assert "no such model directory" not in line
+
+
+def test_inspect_on_a_bundle_folder_names_a_file_to_inspect(run_cli, tmp_path):
+    bundle_dir = fake_bundle(tmp_path / "bundle")
+    proc = run_cli("inspect", bundle_dir, check=False, timeout=60)
+    assert proc.returncode == 4
+    line = error_line(proc)
+    assert f"lenet-edge inspect {bundle_dir / 'lenet5_int8.tflite'}" in line
+    assert "lenet5_onnx_int8.onnx" in line and "Is a directory" not in line
+
+
+@pytest.mark.parametrize(("args", "suggestion"), [
+    (["train", "--dataset", "fashion_mnist"], "did you mean 'fashion-mnist'?"),
+    (["train", "--activation", "ReLU"], "did you mean 'relu'?"),
+    (["pipeline", "--variant", "INT8"], "did you mean 'int8'?"),
+    (["pipeline", "--variant", "onnx_int8"], "did you mean 'onnx-int8'?"),
+    (["pipeline", "--runtime", "LiteRT"], "did you mean 'litert'?"),
+])
+def test_a_typo_gets_a_suggestion_and_still_fails(run_cli, tmp_path, args, suggestion):
+    out = tmp_path / "model"
+    proc = run_cli(*args, "--out", out, check=False, timeout=60)
+    assert proc.returncode == 2
+    assert suggestion in error_line(proc)
+    assert not out.exists()  # never silently corrected and run
+
+
+def test_suggestions_are_only_for_likely_typos():
+    with pytest.raises(UsageError, match=r"unknown variant 'int4'; choose from fp32"):
+        get_variant("int4")  # a different thing, not a typo of int8
+    with pytest.raises(UsageError, match=r"'onnx_int8'; did you mean 'onnx-int8'\? choose"):
+        get_variant("onnx_int8")
+    with pytest.raises(UsageError, match=r"did you mean 'litert'\?"):
+        check_runtime_name("LiteRT")
+    assert closest("tensorrt", ("auto", "litert", "tflite-runtime", "onnxruntime")) is None
+    assert "did you mean" not in str(unknown_choice("dataset", ["mnist"], ("mnist",)))
