@@ -82,8 +82,10 @@ class Ink:
             return None
         top, bottom, left, right = self.box
         height, width = self.picture_shape
+        advice = ("crop the picture closer to the digit" if self.fraction < TINY_DIGIT else
+                  f"under {BOX} pixels it is upscaled; use a sharper or larger picture")
         return (f"the digit found is tiny: {right - left} x {bottom - top} pixels of a "
-                f"{width} x {height} picture; crop the picture closer to the digit")
+                f"{width} x {height} picture; {advice}")
 
 
 def find_ink(light_ink: np.ndarray) -> Ink:

@@ -111,6 +111,15 @@ def test_a_tiny_digit_is_warned_about():
     picture[200:200 + size, 150:150 + size // 2] += 0.6
     warning = find_ink(picture).size_warning
     assert warning is not None and f"{size // 2} x {size} pixels of a 300 x 400" in warning
+    assert "crop the picture closer" in warning
+
+
+def test_a_digit_under_the_box_size_is_warned_about_even_when_it_fills_its_picture():
+    picture = np.zeros((12, 10))
+    picture[2:10, 3:7] = 1.0  # a scikit-learn-sized digit: 4 x 8 pixels
+    warning = find_ink(picture).size_warning
+    assert warning is not None and "4 x 8 pixels of a 10 x 12 picture" in warning
+    assert "upscaled" in warning
 
 
 def test_a_blank_picture_has_no_ink():
