@@ -80,7 +80,7 @@ def test_values_that_break_training_are_refused_before_tensorflow(run_cli, tmp_p
 
 
 def test_a_diverging_run_exits_1_and_keeps_the_previous_model(run_cli, tmp_path):
-    out = tmp_path / "model"
+    out = tmp_path / "runs[/b]"  # brackets: a name, not rich markup (was a MarkupError, exit 70)
     run_cli("train", "--dataset", "digits", "--epochs", "1", "--out", out)
     before = tree_digest(out)
     siblings = sorted(p.name for p in tmp_path.iterdir())
@@ -172,6 +172,12 @@ def test_convert_on_a_model_file_says_it_wants_the_model_directory(run_cli, tmp_
     assert "expected a model directory" in line and "got a file" in line
     assert f"lenet-edge convert {model_dir}" in line
     assert "no such model directory" not in line
+
+
+def test_a_path_that_looks_like_markup_is_printed_as_typed(run_cli, tmp_path):
+    proc = run_cli("convert", tmp_path / "x[/b]", check=False, timeout=60)
+    assert proc.returncode == 4
+    assert "x[/b]: no such model directory" in error_line(proc)
 
 
 def test_inspect_on_a_bundle_folder_names_a_file_to_inspect(run_cli, tmp_path):

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lenet_edge.schema import strict_json
@@ -39,7 +40,8 @@ def convert(
     from lenet_edge.toolchain.convert import convert as run_convert
 
     err = Console(stderr=True)
-    err.print(f"converting {model_dir}")
+    # markup=False: a path like 'runs[/b]' is a name, not rich markup (MarkupError, exit 70)
+    err.print(f"converting {model_dir}", markup=False, highlight=False)
 
     def show(name: str, seconds: float) -> None:
         err.print(f"  {name:<10} {seconds:6.2f} s")
@@ -51,7 +53,7 @@ def convert(
         return
     this_run = set(variant or VARIANT_NAMES)
     fp32_bytes = artifacts.get("fp32", {}).get("bytes")
-    table = Table(title=f"model bundle {model_dir} (float test accuracy "
+    table = Table(title=f"model bundle {escape(str(model_dir))} (float test accuracy "
                         f"{manifest['float_test_accuracy'] * 100:.2f}%)")
     for column in ("variant", "format", "size", "% of fp32", "sha256", "seconds"):
         table.add_column(column, justify="left" if column in ("variant", "format") else "right")

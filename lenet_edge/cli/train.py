@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from lenet_edge.schema import strict_json
 from lenet_edge.toolchain.train import DATASET_DEFAULTS, SCHEDULES, TrainConfig
@@ -85,7 +86,9 @@ def train(
     resolved = config.resolved()  # usage errors before TensorFlow loads
     err = Console(stderr=True)
     epochs_text = f"{resolved.epochs} epoch{'s' if resolved.epochs != 1 else ''}"
-    err.print(f"training LeNet-5 on {dataset} for {epochs_text} -> {out}")
+    # markup=False: a path like 'runs[/b]' is a name, not rich markup (MarkupError, exit 70)
+    err.print(f"training LeNet-5 on {dataset} for {epochs_text} -> {out}", markup=False,
+              highlight=False)
 
     def show_epoch(row: dict) -> None:
         val = ""
@@ -109,5 +112,5 @@ def train(
     table.add_row("dataset", f"{record['dataset']['source']} "
                              f"({record['dataset']['num_train']} train / "
                              f"{record['dataset']['num_test']} test)")
-    table.add_row("written to", str(out))
+    table.add_row("written to", Text(str(out)))
     Console().print(table)
