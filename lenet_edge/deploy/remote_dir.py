@@ -34,14 +34,14 @@ LOCK_FILES = (".deploy.lock", ".deploy.lock.d")
 RELEASE_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{1,8}")
 FOREIGN, NOT_A_DIRECTORY = 30, 31  # CLAIM_SCRIPT exit codes
 
-# `our_id NAME`: whether NAME matches RELEASE_ID (the same rule, in POSIX sh).
+# `our_id NAME`: whether NAME matches RELEASE_ID (the same rule, in POSIX sh). No `{#`, `{{`
+# or `{%` in any script here: the Ansible playbook passes them through Jinja.
 OUR_ID_SH = r"""
 our_id() {
   case "$1" in [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-?*) ;;
     *) return 1 ;; esac
   hex=${1#*Z-}
-  case "$hex" in *[!0-9a-f]*) return 1 ;; esac
-  [ "${#hex}" -le 8 ]
+  case "$hex" in *[!0-9a-f]*|?????????*) return 1 ;; esac  # hex digits only, at most 8
 }
 """
 

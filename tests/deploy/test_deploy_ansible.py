@@ -99,6 +99,19 @@ def test_no_fetch_or_benchmark_failure_is_ignored_by_the_playbook():
     assert quiet == ["Run lenet-edge verify on the device"]
 
 
+def test_scripts_reach_the_device_as_written_not_as_jinja():
+    # Ansible templates every argv: `${#x}` in a script opens a Jinja comment and fails the
+    # task ("Missing end of comment tag"); `{{`/`{%` would be evaluated.
+    from lenet_edge.deploy import DeployConfig
+    from lenet_edge.deploy.ansible import playbook
+
+    play = playbook(["manifest.json"], "", "w.whl", DeployConfig(benchmark=True), Path("/m"))
+    scripts = [t["ansible.builtin.command"]["argv"][2] for t in _tasks(play[0]["tasks"])
+               if t.get("ansible.builtin.command", {}).get("argv", [None])[0] == "sh"]
+    assert len(scripts) >= 7  # claim, check, finalize, switch, switch back, mark, prune
+    assert [s for s in scripts if any(tag in s for tag in ("{#", "{{", "{%"))] == []
+
+
 @pytest.mark.ssh
 def test_emitted_playbook_deploys_verifies_fetches_and_rolls_back_like_the_ssh_path(
     run_cli, fresh_bundle, tmp_path, sshd, known_hosts, remote_dir, device_python
@@ -136,3 +149,48 @@ def test_emitted_playbook_deploys_verifies_fetches_and_rolls_back_like_the_ssh_p
     assert json.loads(report.read_text())["passed"] is False  # fetched before the rollback
     assert len(list((remote_dir / "releases").glob("*.failed"))) == 1
     assert not (remote_dir / ".deploy.lock.d").exists()
+
+
+@pytest.mark.ssh
+def test_emitted_playbook_refuses_a_foreign_folder_and_prunes_only_its_own_releases(
+    run_cli, synthetic_bundle, tmp_path, sshd, known_hosts, remote_dir, device_python
+):
+    # The playbook runs the SSH path's claim and prune scripts (remote_dir.py): the user's
+    # files are refused, or kept byte-identical, there too.
+    user_files = {"releases/v1.0-firmware.bin": b"\x7fELF firmware\n",
+                  "results/field-test-2026.csv": b"site,reading\nnorth,0.93\n"}
+
+    def put(root):
+        for name, data in user_files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(data)
+        return {name: bundle.sha256_file(root / name) for name in user_files}
+
+    foreign = tmp_path / "foreign"
+    before = put(foreign)
+    connection = ["-e", f"ansible_ssh_private_key_file={sshd.client_key}",
+                  "-e", f"ansible_python_interpreter={device_python}",
+                  "-e", f"ansible_ssh_common_args='-F /dev/null -o UserKnownHostsFile="
+                        f"{known_hosts} -o GlobalKnownHostsFile=/dev/null'"]
+    for root in (foreign, remote_dir):
+        run_cli("deploy", synthetic_bundle, "127.0.0.1", "--port", sshd.port, "--emit-ansible",
+                tmp_path / f"ansible-{root.name}", "--remote-dir", root, "--remote-python",
+                device_python, "--no-verify")
+    refused = ansible("-i", "inventory.ini", "deploy.yml", *connection,
+                      cwd=tmp_path / "ansible-foreign", tmp_path=tmp_path, check=False)
+    assert refused.returncode != 0
+    assert "is not empty and has no .lenet-edge-deploy" in refused.stdout
+    assert {name: bundle.sha256_file(foreign / name) for name in before} == before
+    assert sorted(p.name for p in foreign.iterdir()) == ["releases", "results"]
+
+    out = tmp_path / f"ansible-{remote_dir.name}"
+    ansible("-i", "inventory.ini", "deploy.yml", *connection, cwd=out, tmp_path=tmp_path)
+    assert (remote_dir / ".lenet-edge-deploy").is_file()
+    first = current_release(remote_dir)
+    before = put(remote_dir)
+    for _ in range(2):
+        ansible("-i", "inventory.ini", "deploy.yml", *connection, cwd=out, tmp_path=tmp_path)
+    assert {name: bundle.sha256_file(remote_dir / name) for name in before} == before
+    releases = {p.name for p in (remote_dir / "releases").iterdir()}
+    assert first not in releases and current_release(remote_dir) in releases
+    assert len(releases) == 3  # the live one, the one before it, and the user's firmware

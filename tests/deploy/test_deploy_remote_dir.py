@@ -134,3 +134,19 @@ def test_an_empty_folder_is_taken_and_marked(
     deploy_cli(run_cli, synthetic_bundle, remote_dir, ssh_args, device_python)
     assert (remote_dir / MARKER).is_file()
     assert (remote_dir / "current" / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize("name", [
+    "20261201T150342Z-4ce1cc", "20261201T150342Z-16777215", "20261201T150342Z-0",
+    "20261201T150342Z-", "20261201T150342Z-4CE1CC", "20261201T150342Z-123456789",
+    "2026120T150342Z-4ce1cc", "20261201T150342Z-4ce1cc.failed", "v1.0-firmware.bin", "*", "",
+    "20261201T150342Z-4ce1cc/../x", "x20261201T150342Z-4ce1cc"])
+def test_the_device_recognises_release_ids_as_this_side_does(name):
+    # Prune decides on the device (POSIX sh); the rule must be RELEASE_ID's, or it would
+    # remove what RELEASE_ID says is not ours.
+    import subprocess
+
+    from lenet_edge.deploy.remote_dir import OUR_ID_SH
+
+    proc = subprocess.run(["sh", "-c", OUR_ID_SH + 'our_id "$1"', "sh", name])
+    assert (proc.returncode == 0) == bool(RELEASE_ID.fullmatch(name))
