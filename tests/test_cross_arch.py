@@ -31,14 +31,17 @@ def _within_tolerance(variant: str, arm: float, x86: float) -> bool:
 
 
 def _table(title: str, x86: dict, arm: dict) -> str:
-    lines = [title, f"{'variant':<10} {'runtime':<15} {'accuracy x86/arm64':>19} "
-                    f"{'agree x86/arm64':>17} {'max|err| x86':>13} {'max|err| arm64':>14}"]
+    def pair(a: dict, b: dict, field: str, fmt: str) -> str:
+        return f"{a[field]:{fmt}} / {b[field]:{fmt}}"
+
+    lines = [title, f"{'variant':<10} {'runtime':<15} {'accuracy % x86 / arm64':>22} "
+                    f"{'agreement % x86 / arm64':>24} {'max|err| x86 / arm64':>22}"]
     for a, b in zip(x86["results"], arm["results"], strict=True):
-        lines.append(
-            f"{a['variant']:<10} {a['runtime']:<15} "
-            f"{a['accuracy'] * 100:>8.2f}/{b['accuracy'] * 100:<8.2f}  "
-            f"{a['agreement'] * 100:>7.2f}/{b['agreement'] * 100:<7.2f}  "
-            f"{a['max_abs_logit_error']:>13.3g} {b['max_abs_logit_error']:>14.3g}")
+        a = {**a, "accuracy": a["accuracy"] * 100, "agreement": a["agreement"] * 100}
+        b = {**b, "accuracy": b["accuracy"] * 100, "agreement": b["agreement"] * 100}
+        lines.append(f"{a['variant']:<10} {a['runtime']:<15} "
+                     f"{pair(a, b, 'accuracy', '.2f'):>22} {pair(a, b, 'agreement', '.2f'):>24} "
+                     f"{pair(a, b, 'max_abs_logit_error', '.3g'):>22}")
     return "\n".join(lines)
 
 
