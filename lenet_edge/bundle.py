@@ -19,21 +19,17 @@ manifest.json (schema_version 1)::
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
-import shutil
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lenet_edge import input_files, schema
-from lenet_edge.errors import ModelError, OutputError
+from lenet_edge import input_files, output_files, schema
+from lenet_edge.errors import ModelError
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -54,78 +50,10 @@ def device_result_name(host: str, kind: str) -> str:
     return f"device-{safe}-{kind}.json"
 
 
-# --- atomic writes -------------------------------------------------------------------------
+# --- writes: output_files.py (atomic, umask modes, symlinks kept, streams written through) --
 
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it replaces `path` in one rename.
-
-    On any failure the temporary file is removed and `path` keeps its old content.
-    """
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
-
-
-@contextlib.contextmanager
-def replaced_directory(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield an empty staging directory beside `path` that replaces `path` as a whole.
-
-    The swap happens only when the block succeeds; on any failure or Ctrl-C the staging
-    directory is removed and `path` is left as it was. Whether `path` may be replaced at all
-    is the caller's check. An OSError inside the block becomes an OutputError.
-    """
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.staging-", dir=path.parent))
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        yield staging
-        _swap_directory(staging, path)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _swap_directory(staging: Path, path: Path) -> None:
-    """Two renames (a directory cannot replace a non-empty one); the old copy goes last."""
-    old = None
-    try:
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
-            path.rename(old / path.name)
-        staging.rename(path)
-    except OSError:
-        if old is not None and not path.exists():
-            (old / path.name).rename(path)  # put the previous directory back
-        raise
-    finally:
-        if old is not None and path.exists():
-            shutil.rmtree(old, ignore_errors=True)
-
-
-def write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` atomically (fsync'd before the rename)."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+atomic_path = output_files.atomic_path
+write_bytes = output_files.write_bytes
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

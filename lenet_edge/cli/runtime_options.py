@@ -82,7 +82,15 @@ def _bundle_files(model_dir: Path) -> set[Path]:
 
 
 def _check_folder(path: Path) -> None:
-    folder = path.parent
+    """The folder a temporary file goes into: the target's, for a symlink (output_files.py).
+
+    A stream (/dev/stdout, a device, a FIFO) is written through: no folder needed.
+    """
+    from lenet_edge import output_files
+
+    if output_files.writes_through(path):
+        return
+    folder = Path(os.path.realpath(path)).parent
     if not folder.is_dir():
         raise OutputError(f"cannot write {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -90,12 +98,12 @@ def _check_folder(path: Path) -> None:
 
 
 def write_output(path: Path, content: str | bytes) -> None:
-    """Write a report file atomically; OutputError if its folder does not exist."""
-    from lenet_edge import bundle
+    """Write a report file: atomically, a symlink's target (the link kept), or through a
+    stream (`/dev/stdout`, a FIFO). OutputError if its folder does not exist."""
+    from lenet_edge import output_files
 
-    if not path.parent.is_dir():
-        raise OutputError(f"cannot write {path}: folder {path.parent} does not exist")
-    bundle.write_bytes(path, content.encode() if isinstance(content, str) else content)
+    _check_folder(path)
+    output_files.write_bytes(path, content.encode() if isinstance(content, str) else content)
 
 
 def stdout_console():
