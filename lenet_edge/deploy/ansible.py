@@ -15,13 +15,12 @@ import shlex
 import shutil
 from pathlib import Path
 
-from lenet_edge import bundle
+from lenet_edge import bundle, output_dirs
 from lenet_edge.deploy import DeployConfig, install, inventory, remote_dir
 from lenet_edge.deploy.device_bundle import pack
 from lenet_edge.deploy.device_checks import GATE_FAILED
 from lenet_edge.deploy.wheel import build_wheel
 from lenet_edge.deploy.wheelhouse import install_spec, pip_options, wheelhouse_files
-from lenet_edge.errors import OutputError
 
 PLAYBOOK = "deploy.yml"
 INVENTORY = "inventory.ini"
@@ -224,29 +223,11 @@ def emit_ansible(model_dir: str | Path, entries, config: DeployConfig, out_dir: 
         OutputError: `out_dir` is a file or a non-empty directory we did not write, or it
             cannot be written.
     """
-    out = Path(out_dir)
-    _check_ours(out)
+    out = output_dirs.check_replaceable(out_dir, output_dirs.ANSIBLE_DIR)  # marker rule
     device_bundle = pack(model_dir, config.variants)
-    with bundle.replaced_directory(out) as staging:  # OSError -> OutputError
+    with output_dirs.replaced_directory(out, output_dirs.ANSIBLE_DIR) as staging:
         _write_tree(staging, model_dir, device_bundle, entries, config)
     return [out / PLAYBOOK, out / INVENTORY, out / "bundle", out / "wheels"]
-
-
-def _check_ours(out: Path) -> None:
-    """Refuse to replace anything but an empty directory or an earlier --emit-ansible DIR."""
-    if not out.exists() and not out.is_symlink():
-        return
-    if out.is_symlink() or not out.is_dir():
-        raise OutputError(f"--emit-ansible {out}: exists and is not a directory; choose a new "
-                          "or empty directory")
-    try:
-        empty = not any(out.iterdir())
-        ours = empty or (out / PLAYBOOK).read_text(errors="replace").startswith(HEADER)
-    except OSError:
-        ours = False
-    if not ours:
-        raise OutputError(f"--emit-ansible {out}: a non-empty directory not written by "
-                          "--emit-ansible; choose a new or empty directory")
 
 
 def _write_tree(out: Path, model_dir, device_bundle, entries, config: DeployConfig) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_edge import __version__, bundle
+from lenet_edge import __version__, bundle, output_dirs
 from lenet_edge.choices import unknown_choice
-from lenet_edge.errors import LenetEdgeError, OutputError, UsageError
+from lenet_edge.errors import LenetEdgeError, UsageError
 
 
 @dataclass(frozen=True)
@@ -113,13 +113,14 @@ def train(config: TrainConfig, out_dir: str | Path, on_epoch: EpochCallback | No
     """
     config = config.resolved()
     out_dir = Path(out_dir)
-    _check_replaceable(out_dir)  # before minutes of data loading and training
+    # before minutes of data loading and training; output_dirs says which folders are ours
+    output_dirs.check_replaceable(out_dir, output_dirs.MODEL_DIR)
 
     from lenet_edge import data
 
     dataset = data.load_dataset(config.dataset, config.data_dir)
-    # A new model means a new bundle: the old variants and results go with the old directory.
-    with bundle.replaced_directory(out_dir) as staging:
+    # A new model means a new bundle: the old variants and results move to OUT.previous.
+    with output_dirs.replaced_directory(out_dir, output_dirs.MODEL_DIR) as staging:
         return _fit_and_save(config, dataset, staging, on_epoch)
 
 
@@ -304,20 +305,3 @@ def _plot_curves(history: list[dict], path: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-# A directory holding any of these was written by lenet-edge and may be replaced.
-_OURS = (bundle.TRAIN_JSON, bundle.MANIFEST, bundle.WEIGHTS)
-
-
-def _check_replaceable(out_dir: Path) -> None:
-    """Refuse to replace a file or a non-empty directory that holds no lenet-edge model."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"--out {out_dir} exists and is not a directory")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not any(
-        (out_dir / name).exists() for name in _OURS
-    ):
-        raise OutputError(
-            f"--out {out_dir} is a non-empty directory that holds no lenet-edge model; "
-            "choose a new or empty directory"
-        )

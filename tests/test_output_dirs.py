@@ -1,0 +1,122 @@
+"""`train --out DIR`: never delete what lenet-edge did not write; keep the previous model.
+
+Library checks run in-process (no TensorFlow); training runs through the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lenet_edge import bundle, output_dirs
+from lenet_edge.errors import OutputError
+
+TRAIN = ("train", "--dataset", "digits", "--epochs", "1")
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (relative path -> bytes): byte-identical means equal."""
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def dead_pid() -> int:
+    """The id of a process that has exited."""
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout)
+
+
+def train_with_umask(run_cli, out: Path, umask: int, *args):
+    """`lenet-edge train` in a child whose umask is `umask` (set in the child only)."""
+    return run_cli(*TRAIN, "--out", out, *args, python=_python_with_umask(out.parent, umask))
+
+
+def _python_with_umask(folder: Path, umask: int) -> Path:
+    wrapper = folder / f"python-umask-{umask:03o}"
+    wrapper.write_text(f"#!/bin/sh\numask {umask:03o}\nexec {sys.executable} \"$@\"\n")
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def test_a_web_app_folder_with_a_manifest_is_refused_and_left_byte_identical(run_cli, tmp_path):
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "manifest.json").write_text('{"name": "My app", "start_url": "/index.html"}')
+    (web / "index.html").write_text("<!doctype html><title>app</title>")
+    (web / "app.js").write_text("console.log('hi')")
+    before = snapshot(web)
+    proc = run_cli(*TRAIN, "--out", web, check=False)
+    assert proc.returncode == 5, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("lenet-edge")]
+    assert len(lines) == 1 and lines[0].startswith("lenet-edge: error: --out")
+    assert "holds no lenet-edge model" in lines[0] and ".lenet-edge" in lines[0]
+    assert snapshot(web) == before and sorted(os.listdir(tmp_path)) == ["web"]
+
+
+def test_a_bundle_from_before_the_marker_is_recognised_by_its_own_record(tmp_path):
+    old = tmp_path / "old-model"
+    old.mkdir()
+    record = {"config": {}, "history": [], "weights": {}, "versions": {"lenet-edge": "0.1.0"}}
+    (old / bundle.TRAIN_JSON).write_text(json.dumps(record))
+    assert output_dirs.check_replaceable(old, output_dirs.MODEL_DIR) == old
+
+    converted = tmp_path / "old-bundle"
+    converted.mkdir()
+    manifest = {"schema_version": 1, "artifacts": {}, "tool_versions": {"lenet-edge": "0.1.0"}}
+    (converted / bundle.MANIFEST).write_text(json.dumps(manifest))
+    assert output_dirs.check_replaceable(converted, output_dirs.MODEL_DIR) == converted
+
+    for name, text in ((bundle.TRAIN_JSON, '{"config": {}, "history": []}'),
+                       (bundle.MANIFEST, '{"schema_version": 1, "artifacts": {}}'),
+                       (bundle.WEIGHTS, "not ours either"),
+                       (bundle.MANIFEST, "[" * 100_000)):
+        other = tmp_path / f"other-{name}"
+        other.mkdir(exist_ok=True)
+        (other / name).write_text(text)
+        with pytest.raises(OutputError, match="holds no lenet-edge model"):
+            output_dirs.check_replaceable(other, output_dirs.MODEL_DIR)
+
+
+def test_retraining_keeps_the_previous_model_and_the_users_files(run_cli, tmp_path):
+    out = tmp_path / "m"
+    train_with_umask(run_cli, out, 0o077)
+    assert (out / output_dirs.MARKER).is_file()
+    assert out.stat().st_mode & 0o777 == 0o700
+    assert {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()} == dict.fromkeys(
+        os.listdir(out), 0o600)
+
+    (out / "notes.txt").write_text("why I trained this one")
+    (out / "photos").mkdir()
+    (out / "photos" / "digit.png").write_bytes(b"\x89PNG user data")
+    first = snapshot(out)
+    stale = tmp_path / f".m.staging-{dead_pid()}-abcdefgh"  # as left by a SIGKILLed run
+    stale.mkdir()
+    (stale / output_dirs.MARKER).write_text("lenet-edge")
+    (stale / bundle.WEIGHTS).write_bytes(b"half-written")
+    unknown = tmp_path / ".m.staging-zyxwvuts"  # the naming before process ids: named only
+    unknown.mkdir()
+
+    proc = train_with_umask(run_cli, out, 0o022, "--seed", "1")
+    previous = tmp_path / "m.previous"
+    assert snapshot(previous) == first  # the old model, and the user's files, recoverable
+    assert f"the previous model in {out} is kept in {previous}" in proc.stderr
+    assert (out / "notes.txt").read_text() == "why I trained this one"
+    assert (out / "photos" / "digit.png").read_bytes() == b"\x89PNG user data"
+    assert (out / bundle.WEIGHTS).read_bytes() != first[bundle.WEIGHTS]
+    assert not stale.exists() and unknown.is_dir() and str(unknown) in proc.stderr
+    assert out.stat().st_mode & 0o777 == 0o755
+    assert (out / bundle.TRAIN_JSON).stat().st_mode & 0o777 == 0o644
+    assert (out / bundle.WEIGHTS).stat().st_mode & 0o777 == 0o644
+
+    # A `.previous` lenet-edge did not write is never replaced: refused before training.
+    previous.rename(tmp_path / "kept-elsewhere")
+    previous.mkdir()
+    (previous / "thesis.tex").write_text("precious")
+    proc = run_cli(*TRAIN, "--out", out, check=False)
+    assert proc.returncode == 5 and "lenet-edge did not write it" in proc.stderr
+    assert snapshot(previous) == {"thesis.tex": b"precious"}
