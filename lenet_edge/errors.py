@@ -3,7 +3,11 @@
 Exit codes (also in the README):
     0 ok, 1 a check failed (accuracy gate, regression), 2 usage,
     3 data, 4 model or bundle, 5 output / file system, 6 missing dependency,
-    7 remote device, 70 internal error (a bug), 130 interrupted.
+    7 remote device, 70 internal error (a bug),
+    130 interrupted (Ctrl-C, SIGINT), 143 terminated (SIGTERM), 129 hung up (SIGHUP).
+
+A signal is 128 + its number, as a shell reports it; all three unwind the same way, removing
+staging folders and temporary files (lenet_edge/interrupts.py).
 """
 
 from __future__ import annotations

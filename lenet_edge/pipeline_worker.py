@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lenet_edge import errors
+from lenet_edge import errors, interrupts, output_dirs
 from lenet_edge.errors import LenetEdgeError
 
 TOOLCHAIN_PACKAGES = ("tensorflow", "keras", "tf2onnx")
@@ -67,11 +67,17 @@ def run_worker(kind: str, request: dict[str, Any],
                     failure = event
                 elif event["event"] == "result":
                     result = event["result"]
+                elif event["event"] == "notice":  # e.g. where the previous model was kept
+                    print(f"lenet-edge: {event['message']}", file=sys.stderr, flush=True)
                 else:
                     on_event(event)
             code = proc.wait()
         except BaseException as exc:  # interrupted, or a bug here: never leave the child running
-            _stop(proc, interrupted=isinstance(exc, KeyboardInterrupt))
+            # Ctrl-C reached the child from the terminal too; SIGTERM/SIGHUP sent to this
+            # process did not: the child gets its SIGINT at once.
+            from_terminal = isinstance(exc, KeyboardInterrupt) and getattr(
+                exc, "signum", signal.SIGINT) == signal.SIGINT
+            _stop(proc, interrupted=from_terminal)
             raise
         if code != 0:
             log.seek(0)
@@ -105,8 +111,8 @@ _BY_EXIT_CODE = {cls.exit_code: cls for cls in (
 def _child_error(kind: str, code: int, failure: dict[str, Any] | None,
                  stderr_tail: str) -> BaseException:
     """The exception the child raised, rebuilt here so the CLI maps it to the same exit code."""
-    if code == 130:
-        return KeyboardInterrupt()
+    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM, 128 + signal.SIGHUP):
+        return KeyboardInterrupt()  # the child was interrupted (and cleaned up)
     if failure and failure.get("exit_code") is not None:
         cls = _BY_EXIT_CODE.get(failure["exit_code"], errors.LenetEdgeError)
         return cls(failure["message"])
@@ -218,13 +224,17 @@ def main(argv: list[str]) -> int:
     def emit(**event: Any) -> None:
         events.write(json.dumps(event) + "\n")
 
+    # This process's stderr goes to a log the user sees only on failure: notices go to the
+    # parent, which prints them.
+    output_dirs.notify = lambda message: emit(event="notice", message=message)
     try:
-        result = WORKERS[argv[0]](json.load(sys.stdin), emit)
+        with interrupts.handled():  # SIGTERM/SIGHUP/SIGINT: clean up, exit 128 + signal
+            result = WORKERS[argv[0]](json.load(sys.stdin), emit)
     except LenetEdgeError as exc:
         emit(event="error", exit_code=exc.exit_code, message=str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return interrupts.exit_code()
     except Exception as exc:  # a bug: the traceback goes to stderr, the parent shows one line
         traceback.print_exc()
         emit(event="error", exit_code=None, message=f"{type(exc).__name__}: {exc}")

@@ -7,6 +7,7 @@ commands import the toolchain inside their bodies, so `--help` stays instant.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -14,10 +15,16 @@ import traceback
 import typer
 from typer.core import TyperGroup
 
-from lenet_edge import __version__
+from lenet_edge import __version__, interrupts
 from lenet_edge.errors import LenetEdgeError
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, not bad input
+
+
+def _say(line: str) -> None:
+    # After SIGHUP the terminal may be gone (EIO): the exit code must still be the right one.
+    with contextlib.suppress(OSError):
+        typer.echo(line, err=True)
 
 
 def _one_line(message: str) -> str:
@@ -32,7 +39,14 @@ def _one_line(message: str) -> str:
 
 def _fail(message: str, code: int) -> None:
     first_line = _one_line(message)
-    typer.echo(f"lenet-edge: error: {first_line}", err=True)
+    _say(f"lenet-edge: error: {first_line}")
+    sys.exit(code)
+
+
+def _interrupted() -> None:
+    """One line and 128 + the signal: 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP."""
+    code = interrupts.exit_code()
+    _say(f"lenet-edge: {interrupts.describe(code)}")
     sys.exit(code)
 
 
@@ -40,28 +54,31 @@ class _Group(TyperGroup):
     """Maps failures to exit codes in one place (also under typer's CliRunner)."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except typer.TyperException as exc:
-            if type(exc).__name__ == "NoArgsIsHelpError":
-                typer.echo(exc.format_message(), err=True)
-                sys.exit(0)
-            _fail(exc.format_message(), getattr(exc, "exit_code", 2))
-        except LenetEdgeError as exc:
-            _fail(str(exc), exc.exit_code)
-        except (KeyboardInterrupt, typer.Abort):
-            _fail("interrupted", 130)
-        except Exception as exc:  # a bug: say so in one line, keep the traceback on request
-            if os.environ.get("LENET_EDGE_DEBUG"):
-                traceback.print_exc()
-            _fail(
-                f"internal error: {type(exc).__name__}: {exc} "
-                "(set LENET_EDGE_DEBUG=1 for the traceback)",
-                INTERNAL_ERROR,
-            )
-        code = rv if isinstance(rv, int) else 0
-        if code == 130:  # typer turns Ctrl-C into a silent exit code; say what happened
-            typer.echo("lenet-edge: interrupted", err=True)
+        # SIGTERM and SIGHUP unwind like Ctrl-C, so `finally` blocks remove staging folders
+        # and temporary files on the way out (interrupts.py).
+        with interrupts.handled():
+            try:
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            except typer.TyperException as exc:
+                if type(exc).__name__ == "NoArgsIsHelpError":
+                    typer.echo(exc.format_message(), err=True)
+                    sys.exit(0)
+                _fail(exc.format_message(), getattr(exc, "exit_code", 2))
+            except LenetEdgeError as exc:
+                _fail(str(exc), exc.exit_code)
+            except (KeyboardInterrupt, typer.Abort):
+                _interrupted()
+            except Exception as exc:  # a bug: say so in one line, keep the traceback on request
+                if os.environ.get("LENET_EDGE_DEBUG"):
+                    traceback.print_exc()
+                _fail(
+                    f"internal error: {type(exc).__name__}: {exc} "
+                    "(set LENET_EDGE_DEBUG=1 for the traceback)",
+                    INTERNAL_ERROR,
+                )
+            code = rv if isinstance(rv, int) else 0
+            if code == 130:  # typer turns any KeyboardInterrupt into a silent 130
+                _interrupted()
         if standalone_mode:
             sys.exit(code)
         return code
@@ -81,7 +98,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Train LeNet-5, quantise and convert it, verify and benchmark it on an edge device.",
     epilog="Exit codes: 0 ok, 1 a check failed, 2 usage, 3 data, 4 model or bundle, 5 output, "
-    "6 missing dependency, 7 remote device, 70 internal error, 130 interrupted. Start with: "
+    "6 missing dependency, 7 remote device, 70 internal error, 130 interrupted (Ctrl-C), "
+    "143 terminated (SIGTERM), 129 hung up (SIGHUP). Start with: "
     "lenet-edge pipeline "
     "--dataset digits",
 )
