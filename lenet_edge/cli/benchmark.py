@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from lenet_edge.cli import saved_results
 from lenet_edge.cli.runtime_options import (
     BundleDir,
     JsonFile,
@@ -44,6 +45,7 @@ def benchmark(
         "--cold-start/--no-cold-start",
         help="Also time a fresh Python process per variant x runtime from start to first "
              "result, with its peak memory.")] = True,
+    save: saved_results.SaveResults = None,
 ) -> None:
     """Time every variant: load, first call, then batch 1 and --batch after a warm-up.
 
@@ -53,15 +55,21 @@ def benchmark(
     of the best count's.
 
     With --compare: exit 1 when a median latency exceeds the baseline's by --max-slowdown %.
+
+    The results are kept in the bundle as MODEL_DIR/benchmark.json for 'lenet-edge report',
+    unless --json FILE names another file or --no-save is given (or --compare reads that file).
     """
     from rich.console import Console
 
+    from lenet_edge import bundle
     from lenet_edge.errors import UsageError
     from lenet_edge.runtime.bench import benchmark as run_benchmark
 
     if max_slowdown is not None and compare is None:
         raise UsageError("--max-slowdown needs --compare BASELINE.json")
-    check_outputs(model_dir, {"--json": json_out})  # not after minutes of timing
+    saved = saved_results.destination(model_dir, bundle.BENCHMARK_JSON, save, json_out,
+                                      baseline=compare)
+    check_outputs(model_dir, {"--json": json_out, "--save": saved})  # not after minutes of timing
     err = Console(stderr=True)
     report = run_benchmark(
         model_dir, variants=variant or None, runtimes=runtime or ("auto",), threads=threads,
@@ -73,6 +81,7 @@ def benchmark(
     data = report.to_dict()
     if json_out is not None and str(json_out) != "-":
         write_output(json_out, strict_json(data, "--json") + "\n")
+    saved_results.save(saved, data)
     if json_out is not None and str(json_out) == "-":
         typer.echo(strict_json(data, "--json"))
     else:

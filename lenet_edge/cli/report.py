@@ -26,9 +26,10 @@ def report(
 ) -> None:
     """Write an HTML report (no network needed to view it) and a Markdown twin.
 
-    Reads only the bundle: verify.json and benchmark.json (written by 'lenet-edge pipeline',
-    or by verify / benchmark with --json MODEL_DIR/verify.json and MODEL_DIR/benchmark.json),
-    train.json, reference.npz and any device-*.json that 'lenet-edge deploy' brought back.
+    Reads only the bundle: verify.json and benchmark.json (which 'lenet-edge verify' and
+    'lenet-edge benchmark' save there, as the pipeline does), train.json, reference.npz and
+    any device-*.json that 'lenet-edge deploy' brought back. Says on stderr which of them is
+    missing and what to run; exit 4 and no report when none of the results is there.
     """
     from rich.markup import escape
 
@@ -36,6 +37,8 @@ def report(
     from lenet_edge.report import write_report
 
     written = write_report(model_dir, out, prefer)
+    for missing in written.missing:  # stderr: --json output on stdout stays parseable
+        typer.echo(f"lenet-edge: note: {missing}", err=True)
     rec = written.recommendation
     if as_json:
         typer.echo(strict_json({

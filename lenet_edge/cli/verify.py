@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from lenet_edge.cli import saved_results
 from lenet_edge.cli.runtime_options import (
     BundleDir,
     JsonFile,
@@ -34,23 +35,30 @@ def verify(
         "--junit", help="Write JUnit XML to FILE: one testcase per variant x runtime.")] = None,
     markdown_out: Annotated[Path | None, typer.Option(
         "--markdown", help="Write a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY).")] = None,
+    save: saved_results.SaveResults = None,
 ) -> None:
     """Run every variant on the bundle's reference images; exit 1 if a gate fails.
 
     A variant a requested runtime cannot load is incompatible (op and version named): exit 1.
 
+    The results are kept in the bundle as MODEL_DIR/verify.json for 'lenet-edge report',
+    unless --json FILE names another file or --no-save is given.
+
     Needs no TensorFlow and no dataset: everything comes from the bundle.
     """
     from rich.console import Console
 
+    from lenet_edge import bundle
     from lenet_edge.report_formats.junit import verify_junit
     from lenet_edge.report_formats.markdown import verify_markdown
     from lenet_edge.runtime.verify import check_gates
     from lenet_edge.runtime.verify import verify as run_verify
 
     check_gates(max_drop, min_agreement, limit)  # usage errors before anything loads
+    saved = saved_results.destination(model_dir, bundle.VERIFY_JSON, save, json_out)
     check_outputs(model_dir, {"--json": json_out, "--junit": junit_out,
-                              "--markdown": markdown_out})  # not after minutes of work
+                              "--markdown": markdown_out,
+                              "--save": saved})  # not after minutes of work
     err = Console(stderr=True)
     report = run_verify(
         model_dir, variants=variant or None, runtimes=runtime or ("auto",), max_drop=max_drop,
@@ -64,6 +72,7 @@ def verify(
         write_output(junit_out, verify_junit(data))
     if markdown_out is not None:
         write_output(markdown_out, verify_markdown(data))
+    saved_results.save(saved, data)
     if json_out is not None and str(json_out) == "-":
         typer.echo(strict_json(data, "--json"))
     else:

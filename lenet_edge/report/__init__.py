@@ -7,8 +7,11 @@ A step per module:
     pareto.py     pareto_front(): which points nothing else beats on every objective
     tables.py     the tables as rows of text
     figures.py    the plots as PNG bytes (matplotlib, Agg)
-    html.py       render_html(): the page (inline CSS, data: images, no script, strict CSP)
-    markdown.py   render_markdown(): the tables, for CI summaries
+    labels.py     place_labels(): scatter labels that collide with nothing
+    html.py       render_html(): the page through jinja2 (templates/, autoescaped: the one
+                  escaping point), inline CSS, data: images, no script, strict CSP
+    markdown.py   render_markdown(): the tables, for CI summaries (every value escaped by
+                  report_formats/markdown.py md())
     results_files.py  the results files' names, and a checked read of each
 
 TF-free: a report can be rendered on the device, or after `deploy` brought results back.
@@ -16,11 +19,11 @@ TF-free: a report can be rendered on the device, or after `deploy` brought resul
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lenet_edge.recommend import Recommendation
-from lenet_edge.report.results_files import REPORT_HTML
+from lenet_edge.report.results_files import BENCHMARK_JSON, REPORT_HTML, VERIFY_JSON
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class WrittenReport:
     html: Path
     markdown: Path
     recommendation: Recommendation | None
+    missing: list[str] = field(default_factory=list)  # results absent, and what to run
 
 
 def write_report(model_dir: str | Path, out: str | Path | None = None,
@@ -41,11 +45,13 @@ def write_report(model_dir: str | Path, out: str | Path | None = None,
         prefer: "size" or "latency" for the recommendation; None: pipeline.json's, else size.
 
     Raises:
-        ModelError: not a readable bundle. OutputError: the output cannot be written.
+        ModelError: not a readable bundle, or one with nothing to report: no verify.json,
+            benchmark.json or device results (an earlier report is left as it was).
+        OutputError: the output cannot be written.
         UsageError: unknown preference or an output that is not an .html file.
     """
     from lenet_edge import bundle
-    from lenet_edge.errors import OutputError, UsageError, require
+    from lenet_edge.errors import ModelError, OutputError, UsageError, require
     from lenet_edge.recommend import check_preference
     from lenet_edge.report.contents import gather
     from lenet_edge.report.html import render_html
@@ -60,8 +66,18 @@ def write_report(model_dir: str | Path, out: str | Path | None = None,
     if not html_path.parent.is_dir():
         raise OutputError(f"cannot write {html_path}: folder {html_path.parent} does not exist")
     require("matplotlib", "report", "drawing the report's figures")
+    require("jinja2", "report", "rendering the report")
     contents = gather(model_dir, prefer)
+    if contents.verify is None and contents.benchmark is None and not contents.devices:
+        # A page of "no data" would look like a report; the training curves are in the
+        # bundle already (training_curves.png).
+        raise ModelError(f"nothing to report in {model_dir}: no {VERIFY_JSON}, "
+                         f"{BENCHMARK_JSON} or device-*.json; run 'lenet-edge verify "
+                         f"{model_dir}' and 'lenet-edge benchmark {model_dir}' first (each "
+                         "saves its results in the bundle)")
     markdown_path = html_path.with_suffix(".md")
     bundle.write_bytes(html_path, render_html(contents).encode())
     bundle.write_bytes(markdown_path, render_markdown(contents, html_path.name).encode())
-    return WrittenReport(html_path, markdown_path, contents.recommendation)
+    missing = [contents.notes[k] for k in ("verify", "benchmark", "training")
+               if k in contents.notes]
+    return WrittenReport(html_path, markdown_path, contents.recommendation, missing)

@@ -148,7 +148,7 @@ def gather(model_dir: str | Path, prefer: str | None = None) -> ReportContents:
     sizes = {v: entry["bytes"] for v, entry in manifest["artifacts"].items()}
     if c.verify is None:
         c.notes["verify"] = (f"no {VERIFY_JSON} in the bundle: run 'lenet-edge verify "
-                             f"{model_dir} --json {model_dir / VERIFY_JSON}'")
+                             f"{model_dir}' (it saves {VERIFY_JSON} there)")
     else:
         c.evaluated = min(c.verify["images"], c.evaluated)
         c.outcomes = outcomes(c.verify, c.benchmark, sizes)
@@ -158,7 +158,7 @@ def gather(model_dir: str | Path, prefer: str | None = None) -> ReportContents:
         c.disagreements = _disagreements(model_dir, c)
     if c.benchmark is None:
         c.notes["benchmark"] = (f"no {BENCHMARK_JSON} in the bundle: run 'lenet-edge benchmark "
-                                f"{model_dir} --json {model_dir / BENCHMARK_JSON}'")
+                                f"{model_dir}' (it saves {BENCHMARK_JSON} there)")
     if c.train is None:
         c.notes["training"] = f"no {bundle.TRAIN_JSON} in the bundle"
     c.devices = _devices(model_dir, prefer, sizes)

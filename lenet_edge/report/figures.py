@@ -16,9 +16,12 @@ _PASS, _FAIL = "#1f77b4", "#d62728"
 
 
 def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)  # a renderer to measure text with (labels.py)
+    return fig
 
 
 def _png(fig) -> bytes:
@@ -33,16 +36,25 @@ def tradeoffs(rows: Sequence[Outcome], on_front: Sequence[bool],
 
     Pareto-optimal points get a black ring, the recommendation a star, gate failures red.
     """
+    fig = tradeoffs_figure(rows, on_front, recommended)
+    return None if fig is None else _png(fig)
+
+
+def tradeoffs_figure(rows: Sequence[Outcome], on_front: Sequence[bool],
+                     recommended: tuple[str | None, str | None]):
+    """The trade-offs Figure (None: nothing measured on all three axes), labels placed."""
     points = [(o, front) for o, front in zip(rows, on_front, strict=True)
               if None not in (o.bytes, o.p50_us, o.accuracy)]
     if not points:
         return None
-    fig = _figure(10, 4.2)
+    from lenet_edge.report.labels import place_labels
+
+    fig = _figure(10, 4.6)
     ax_lat, ax_acc = fig.subplots(1, 2)
-    for ax, value, label in ((ax_lat, lambda o: o.p50_us, "median latency at batch 1 (µs)"),
-                             (ax_acc, lambda o: o.accuracy * 100, "accuracy (%)")):
-        offsets = _stacked(points, value, log=ax is ax_lat)
-        for (o, front), offset in zip(points, offsets, strict=True):
+    panels = ((ax_lat, lambda o: o.p50_us, "median latency at batch 1 (µs)"),
+              (ax_acc, lambda o: o.accuracy * 100, "accuracy (%)"))
+    for ax, value, label in panels:
+        for o, front in points:
             x, y = o.bytes / 1024, value(o)
             colour = _PASS if o.status == "pass" else _FAIL
             ax.scatter(x, y, marker=_RUNTIME_MARKERS.get(o.runtime, "D"), s=46, color=colour,
@@ -53,39 +65,26 @@ def tradeoffs(rows: Sequence[Outcome], on_front: Sequence[bool],
             if (o.variant, o.runtime) == recommended:
                 ax.scatter(x, y, marker="*", s=320, color="#ffbf00", edgecolors="black",
                            linewidths=0.8, zorder=4)
-            ax.annotate(o.variant, (x, y), textcoords="offset points", xytext=(6, offset),
-                        fontsize=8)
+        ax.margins(x=0.12, y=0.12)  # room for labels beside the outermost points
         ax.set_xlabel("file size (KiB)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     accuracies = [o.accuracy * 100 for o, _ in points]
     # Autoscale around equal accuracies spans +-5 points (past 100%); keep to the data.
-    pad = max(0.25, (max(accuracies) - min(accuracies)) * 0.15)
+    pad = max(0.25, (max(accuracies) - min(accuracies)) * 0.25)
     ax_acc.set_ylim(min(accuracies) - pad, min(100.0 + pad / 4, max(accuracies) + pad))
     ax_lat.set_yscale("log")
     ax_lat.set_title("latency vs size (lower left is better)", fontsize=10)
     ax_acc.set_title("accuracy vs size (upper left is better)", fontsize=10)
-    _legend(ax_acc, {o.runtime for o, _ in points})
-    return _png(fig)
+    _legend(fig, {o.runtime for o, _ in points})  # below the panels: it covers no point
+    names = [o.variant for o, _ in points]  # the marker's shape shows the runtime
+    for ax, value, _ in panels:  # last: labels are placed on the final layout
+        place_labels(ax, [(o.bytes / 1024, value(o)) for o, _ in points], names,
+                     clearance_pt=12)  # the star's radius (s=320: 9 pt) and a gap
+    return fig
 
 
-def _stacked(points, value, log: bool) -> list[int]:
-    """Label offsets in points: labels of points that nearly coincide stack downwards."""
-    xs = np.array([o.bytes for o, _ in points], dtype=float)
-    ys = np.array([value(o) for o, _ in points], dtype=float)
-    ys = np.log10(ys) if log else ys
-
-    def scaled(v):
-        span = v.max() - v.min()
-        return (v - v.min()) / span if span else v * 0
-
-    xs, ys = scaled(xs), scaled(ys)
-    near = [sum(abs(xs[i] - xs[j]) < 0.08 and abs(ys[i] - ys[j]) < 0.05 for j in range(i))
-            for i in range(len(points))]
-    return [4 - 10 * n for n in near]
-
-
-def _legend(ax, runtimes: set[str]) -> None:
+def _legend(fig, runtimes: set[str]) -> None:
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], marker=_RUNTIME_MARKERS.get(r, "D"), ls="", color="grey", label=r)
@@ -96,7 +95,7 @@ def _legend(ax, runtimes: set[str]) -> None:
                label="recommended"),
         Line2D([], [], marker="o", ls="", color=_FAIL, label="failed a gate"),
     ]
-    ax.legend(handles=handles, fontsize=8, loc="lower right")
+    fig.legend(handles=handles, fontsize=8, loc="outside lower center", ncols=len(handles))
 
 
 def confusion(matrices: Sequence[tuple[str, np.ndarray]], class_names: Sequence[str]) -> bytes:

@@ -1,70 +1,77 @@
 """The report as Markdown: the same tables as the HTML page, for a CI step summary or a PR.
 
 Markdown viewers do not show data: URIs, so the figures stay in the HTML page and this file
-points to it.
+points to it. Every value goes in through `md()` (report_formats/markdown.py), which escapes
+it: a variant name, a device's message or a bundle path is text, never markup.
 """
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from lenet_edge.report import tables
 from lenet_edge.report.contents import ReportContents, emulation_note
 from lenet_edge.report.tables import Table
+from lenet_edge.report_formats.markdown import md
 
 
 def table_markdown(t: Table) -> list[str]:
+    """A GitHub-flavoured table: header, alignment row, rows; the caption below in italics."""
     align = ["---:" if i in t.right else "---" for i in range(len(t.header))]
-    lines = [_row(t.header), _row(align)]
+    lines = [_row(t.header), "| " + " | ".join(align) + " |"]
     for r, row in enumerate(t.rows):
-        mark = t.marks[r] if r < len(t.marks) else ""
-        cells = [f"**{cell}**" if mark == "recommended" and cell else cell for cell in row]
-        lines.append(_row(cells))
-    return lines + (["", f"_{t.caption}_"] if t.caption else [])
+        bold = (t.marks[r] if r < len(t.marks) else "") == "recommended"
+        lines.append(_row(row, bold))
+    return lines + (["", md("_{}_", t.caption)] if t.caption else [])
 
 
-def _row(cells: list[str]) -> str:
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+def _row(cells: list[str], bold: bool = False) -> str:
+    cell = "**{}**" if bold else "{}"
+    return "| " + " | ".join(md(cell, c) if c else "" for c in cells) + " |"
 
 
 def render_markdown(c: ReportContents, html_name: str) -> str:
-    """Summary, recommendation, per-class changes, latency, devices and versions."""
+    """Summary, recommendation, per-class changes, latency, training, devices and versions."""
     dataset = c.manifest.get("dataset", {}).get("name", "?")
-    lines = [f"# LeNet-5 on {dataset}: edge report", "",
-             f"Bundle `{c.bundle}`; float test accuracy "
-             f"{c.manifest.get('float_test_accuracy', 0):.2%}. Figures (trade-offs, confusion "
-             f"matrices, latency, training curves, disagreement images) are in "
-             f"[{html_name}]({html_name}).", ""]
+    # Percent-encoded: a file name is a relative link, never a scheme such as javascript:
+    lines = [md("# LeNet-5 on {}: edge report", dataset), "",
+             md("Bundle {}; float test accuracy {:.2%}. Figures (trade-offs, confusion "
+                "matrices, latency, training curves, disagreement images) are in ",
+                c.bundle, c.manifest.get("float_test_accuracy", 0))
+             + md("[{}]", html_name) + f"(./{quote(html_name)}).", ""]
     if c.verify is None:
-        lines += [f"_{c.notes['verify']}_", ""]
+        lines += [md("_{}_", c.notes["verify"]), ""]
     else:
         gates = c.verify["gates"]
         verdict = "all gates passed" if c.verify.get("passed") else "a gate FAILED"
         rec = c.recommendation
-        lines += ["## Summary", "", f"{verdict}; {c.verify['images']} reference images; gates: "
-                  f"accuracy drop <= {gates['max_drop']:g} points, agreement >= "
-                  f"{gates['min_agreement']:g}.", "",
+        lines += ["## Summary", "", md("{}; {} reference images; gates: accuracy drop <= {:g} "
+                                       "points, agreement >= {:g}.", verdict,
+                                       c.verify["images"], gates["max_drop"],
+                                       gates["min_agreement"]), "",
                   *table_markdown(tables.summary(c.outcomes, c.on_front, rec)), "",
                   "## Recommendation", "",
-                  (f"**{rec.variant} on {rec.runtime}**: " if rec.variant else "**none**: ")
-                  + rec.reason, ""]
+                  (md("**{} on {}**: {}", rec.variant, rec.runtime, rec.reason) if rec.variant
+                   else md("**none**: {}", rec.reason)), ""]
         if rec.rejected:
             lines += [*table_markdown(tables.rejected(rec)), ""]
         lines += ["## Per-class accuracy change (points vs float)", "",
                   *table_markdown(tables.per_class(c.verify, c.class_names)), ""]
     if c.benchmark is not None:
         note = emulation_note(c.benchmark)
-        lines += ["## Latency", "", *([f"_{note}_", ""] if note else []),
+        lines += ["## Latency", "", *([md("_{}_", note), ""] if note else []),
                   *table_markdown(tables.latency(c.benchmark)), ""]
     if c.train is not None:
-        lines += ["## Training", "", *table_markdown(tables.training(c.train))[2:], ""]
+        lines += ["## Training", "", *table_markdown(tables.training(c.train)), ""]
     lines += ["## Device results", ""]
     if not c.devices:
         lines += ["_none in the bundle (`lenet-edge deploy` brings them back)_", ""]
     for d in c.devices:
-        lines += [f"### {d.name}", ""]
+        lines += [md("### {}", d.name), ""]
         if d.verify is not None:
             lines += [*table_markdown(tables.summary(d.outcomes, None, d.recommendation)), ""]
-            lines += [f"- {o.variant} on {o.runtime}: {o.message}" for o in d.outcomes
+            lines += [md("- {} on {}: {}", o.variant, o.runtime, o.message) for o in d.outcomes
                       if o.message]
-            lines += ["", d.recommendation.reason, ""]
+            lines += ["", md("{}", d.recommendation.reason), ""]
     lines += ["## Tool versions", "", *table_markdown(tables.versions(c.versions())), ""]
     return "\n".join(lines)

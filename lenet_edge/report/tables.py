@@ -103,7 +103,7 @@ def stages(pipeline: dict[str, Any]) -> Table:
 
 def training(train: dict[str, Any]) -> Table:
     config, dataset = train.get("config", {}), train.get("dataset", {})
-    table = Table(["", ""])
+    table = Table(["", "value"])  # a header row: Markdown has no table without one
     rows = [
         ("float test accuracy", _or_dash(train.get("test_accuracy"), _percent)),
         ("epochs", str(config.get("epochs"))),

@@ -1,10 +1,42 @@
-"""Markdown summaries, e.g. for `$GITHUB_STEP_SUMMARY`."""
+"""Markdown: `verify --markdown` summaries (e.g. `$GITHUB_STEP_SUMMARY`) and the one escaper.
+
+Every value that reaches Markdown, here and in the bundle report's `report.md`, is put in
+through `md()`, whose fields pass through `escape_markdown()`: markup comes only from the
+format strings, never from a bundle's or a device's text.
+"""
 
 from __future__ import annotations
 
+import re
+import string
 from typing import Any
 
 _MARK = {"pass": "✅ pass", "fail": "❌ fail", "incompatible": "⛔ incompatible"}
+# CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that start
+# markup: emphasis, code, links and images, raw HTML and autolinks, table cells, headings.
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~])")
+_LINE_BREAK = re.compile(r"[\r\n\u2028\u2029]+")
+
+
+def escape_markdown(value: Any) -> str:
+    """`value` as literal Markdown text: markup characters escaped, line breaks as spaces.
+
+    A line break would end a table row or start a block (a heading, raw HTML), so none is kept.
+    """
+    return _SPECIAL.sub(r"\\\1", _LINE_BREAK.sub(" ", str(value))).replace("&", "&amp;")
+
+
+class _EscapingFormatter(string.Formatter):
+    def format_field(self, value: Any, format_spec: str) -> str:
+        return escape_markdown(format(value, format_spec))
+
+
+_FORMATTER = _EscapingFormatter()
+
+
+def md(template: str, *args: Any, **kwargs: Any) -> str:
+    """`template.format(...)` with every field escaped: the template holds the markup."""
+    return _FORMATTER.format(template, *args, **kwargs)
 
 
 def verify_markdown(report: dict[str, Any]) -> str:
@@ -14,8 +46,10 @@ def verify_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"### lenet-edge verify: {verdict}",
         "",
-        f"`{report['bundle']}` on {report['images']} reference images; gates: accuracy drop "
-        f"<= {gates['max_drop']:g} points, top-1 agreement >= {gates['min_agreement']:g}.",
+        # No code span for the path: inside one, backslash escapes do not apply.
+        md("{} on {} reference images; gates: accuracy drop <= {:g} points, top-1 agreement "
+           ">= {:g}.", report["bundle"], report["images"], gates["max_drop"],
+           gates["min_agreement"]),
         "",
         "| variant | runtime | status | accuracy | vs float | agreement | max abs logit error |",
         "|---|---|---|---:|---:|---:|---:|",
@@ -23,21 +57,16 @@ def verify_markdown(report: dict[str, Any]) -> str:
     for r in report["results"]:
         runtime = f"{r['runtime']} {r['runtime_version']}"
         if r["accuracy"] is None:
-            lines.append(f"| {r['variant']} | {runtime} | {_MARK[r['status']]} | | | | |")
+            lines.append(md("| {} | {} | {} | | | | |", r["variant"], runtime,
+                            _MARK[r["status"]]))
             continue
-        lines.append(
-            f"| {r['variant']} | {runtime} | {_MARK[r['status']]} | {r['accuracy'] * 100:.2f}% "
-            f"| {r['delta_points']:+.2f} pts | {r['agreement'] * 100:.2f}% "
-            f"| {r['max_abs_logit_error']:.3g} |"
-        )
-    findings = [f"- **{r['variant']} on {r['runtime']}**: {_escape(r['message'])}"
+        lines.append(md("| {} | {} | {} | {:.2f}% | {:+.2f} pts | {:.2f}% | {:.3g} |",
+                        r["variant"], runtime, _MARK[r["status"]], r["accuracy"] * 100,
+                        r["delta_points"], r["agreement"] * 100, r["max_abs_logit_error"]))
+    findings = [md("- **{} on {}**: {}", r["variant"], r["runtime"], r["message"])
                 for r in report["results"] if r["status"] != "pass"]
-    findings += [f"- {s['variant']} skipped: {_escape(s['reason'])}"
+    findings += [md("- {} skipped: {}", s["variant"], s["reason"])
                  for s in report.get("skipped", [])]
     if findings:
         lines += ["", *findings]
     return "\n".join(lines) + "\n"
-
-
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|")
