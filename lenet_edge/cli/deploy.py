@@ -30,7 +30,9 @@ SshOption = Annotated[list[str] | None, typer.Option(
     "--ssh-option", help="Extra OpenSSH option KEY=VALUE (repeatable).")]
 ConnectTimeout = Annotated[int, typer.Option("--connect-timeout", min=1, help="Seconds.")]
 RemoteDir = Annotated[str, typer.Option(
-    "--remote-dir", help="Deploy directory on the device (relative paths: in the home).")]
+    "--remote-dir", help="Deploy directory on the device (relative paths: in the home), a "
+                         "directory of its own: deploy refuses one holding files it did not "
+                         "write.")]
 RemotePython = Annotated[str | None, typer.Option(
     "--remote-python", help="A Python on the device that has lenet-edge and an interpreter "
                             "(default: deploy's own venv, REMOTE_DIR/venv).")]

@@ -69,7 +69,8 @@ def check_deploy_options(config: DeployConfig) -> None:
 
     Raises:
         UsageError: a value the device's verify / benchmark would refuse, a bad
-            --lock-timeout, or a --wheelhouse that is missing or holds no wheel.
+            --lock-timeout or --remote-dir, or a --wheelhouse that is missing or holds no
+            wheel.
     """
     from lenet_edge.runtime.threads import check_threads
     from lenet_edge.runtime.timing import TimingPolicy
@@ -88,6 +89,7 @@ def check_deploy_options(config: DeployConfig) -> None:
         raise UsageError(f"--lock-timeout must be a number of seconds >= 0, got {wait!r}")
     if config.wheelhouse is not None:
         wheelhouse.wheelhouse_files(config.wheelhouse)  # refused here, not after connecting
+    remote_dir.RemoteLayout.parse(config.remote_dir)  # '..', '/', ~user ...: never connect
 
 
 @dataclass

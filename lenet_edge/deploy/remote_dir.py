@@ -6,9 +6,10 @@ Nothing lenet-edge did not write is ever deleted there:
   no leading `-`, no control characters, no `~user`.
 - The directory carries a marker, `.lenet-edge-deploy`, written by the first deploy. A deploy
   into a directory without it goes ahead only if the directory is missing or empty (our lock
-  files aside) or holds an earlier lenet-edge's deploy (`current` -> `releases/<our id>`, or
-  `venv/lenet-edge-wheel.sha256`): that one is adopted, i.e. given the marker. Anything else
-  is refused, naming what was found.
+  files aside) or holds an earlier lenet-edge's deploy, which is adopted (given the marker):
+  `current` -> `releases/<our id>`, or `venv/lenet-edge-wheel.sha256`, or nothing but names
+  such a deploy writes (a first deploy rolled back or stopped early; `only_ours`). Anything
+  else is refused, naming what was found, and nothing there is changed.
 - Prune and cleanup touch only `releases/<id>[.failed|.partial]` and `results/<id>-<kind>.json`
   whose id matches `RELEASE_ID`; a complete or failed release must also hold our manifest.json.
   A `.partial` directory may lack it (an interrupted upload): its name and the marker of the
@@ -45,25 +46,58 @@ our_id() {
 }
 """
 
+# `only_ours DIR`: whether everything in DIR has a name an earlier lenet-edge deploy writes
+# (a deploy rolled back or stopped before `current` existed): lock files, releases/<our id>,
+# results/<our id>-<kind>.json, wheels/*.whl. A venv without our wheel marker is not ours.
+_ONLY_OURS_SH = r"""
+only_ours() {
+  for path in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+    [ -e "$path" ] || [ -L "$path" ] || continue
+    case "${path##*/}" in
+      .deploy.lock|.deploy.lock.d) ;;
+      releases) for item in "$path"/* "$path"/.[!.]*; do
+          [ -e "$item" ] || [ -L "$item" ] || continue
+          id=${item##*/}; id=${id%.partial}; id=${id%.failed}; our_id "$id" || return 1
+        done ;;
+      results) for item in "$path"/* "$path"/.[!.]*; do
+          [ -e "$item" ] || [ -L "$item" ] || continue
+          name=${item##*/}
+          case "$name" in
+            *-verify.json) id=${name%-verify.json} ;;
+            *-benchmark.json) id=${name%-benchmark.json} ;;
+            *) return 1 ;;
+          esac
+          our_id "$id" || return 1
+        done ;;
+      wheels) for item in "$path"/* "$path"/.[!.]*; do
+          [ -e "$item" ] || [ -L "$item" ] || continue
+          case "${item##*/}" in *.whl) ;; *) return 1 ;; esac
+        done ;;
+      *) return 1 ;;
+    esac
+  done
+}
+"""
+
 # $1 root. Prints new / ours / adopted; exits FOREIGN listing the names found (stdout).
-CLAIM_SCRIPT = OUR_ID_SH + rf"""
+CLAIM_SCRIPT = OUR_ID_SH + _ONLY_OURS_SH + rf"""
 state=new
 if [ -f "$1/{MARKER}" ]; then
   state=ours
 elif [ -e "$1" ] || [ -L "$1" ]; then
   if [ ! -d "$1" ]; then echo "$1 exists and is not a directory" >&2; exit {NOT_A_DIRECTORY}; fi
   link=$(readlink "$1/current" 2>/dev/null) || link=
+  names=$(ls -A "$1") || exit 10
+  others=$(printf '%s\n' "$names" | grep -v -x -F -e '{LOCK_FILES[0]}' -e '{LOCK_FILES[1]}')
   if [ -f "$1/venv/{WHEEL_MARKER}" ] || {{ [ "$link" != "${{link#releases/}}" ] &&
      our_id "${{link#releases/}}"; }}; then
     state=adopted
+  elif only_ours "$1"; then
+    [ -z "$others" ] || state=adopted
   else
-    names=$(ls -A "$1") || exit 10
-    others=$(printf '%s\n' "$names" | grep -v -x -F -e '{LOCK_FILES[0]}' -e '{LOCK_FILES[1]}')
-    if [ -n "$others" ]; then
-      printf '%s\n' "$others"
-      echo "$1 is not empty and has no {MARKER}: not a lenet-edge deploy directory" >&2
-      exit {FOREIGN}
-    fi
+    printf '%s\n' "$others"
+    echo "$1 is not empty and has no {MARKER}: not a lenet-edge deploy directory" >&2
+    exit {FOREIGN}
   fi
 fi
 if [ "$state" != ours ]; then

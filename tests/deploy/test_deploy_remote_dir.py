@@ -150,3 +150,52 @@ def test_the_device_recognises_release_ids_as_this_side_does(name):
 
     proc = subprocess.run(["sh", "-c", OUR_ID_SH + 'our_id "$1"', "sh", name])
     assert (proc.returncode == 0) == bool(RELEASE_ID.fullmatch(name))
+
+
+OLD_ID = "20250101T000000Z-abc123"
+LAYOUTS = {  # files (relative path -> content, None: a directory) -> what the claim says
+    "missing": (None, "new"),
+    "empty": ({}, "new"),
+    "only our lock": ({".deploy.lock": ""}, "new"),
+    "old deploy, live": ({f"releases/{OLD_ID}/manifest.json": "{}", "current": "symlink"},
+                         "adopted"),
+    "old managed venv": ({"venv/lenet-edge-wheel.sha256": "ab\n"}, "adopted"),
+    "old first deploy rolled back": ({f"releases/{OLD_ID}.failed/manifest.json": "{}",
+                                      f"results/{OLD_ID}-verify.json": "{}",
+                                      "wheels/lenet_edge-0.1.0-py3-none-any.whl": "",
+                                      ".deploy.lock": ""}, "adopted"),
+    "user files": (USER_FILES, "foreign"),
+    "our ids beside a user csv": ({f"releases/{OLD_ID}/manifest.json": "{}",
+                                   "results/field-test-2026.csv": "x"}, "foreign"),
+    "a venv that is not ours": ({"venv/bin/python": ""}, "foreign"),
+    "a hidden user file": ({".env": "TOKEN=1", f"releases/{OLD_ID}/manifest.json": "{}"},
+                           "foreign"),
+}
+
+
+@pytest.mark.parametrize("files, expected", LAYOUTS.values(), ids=LAYOUTS)
+def test_claim_takes_new_and_earlier_deploys_and_refuses_anything_else(tmp_path, files,
+                                                                        expected):
+    # The claim script runs here with the local sh, as it runs on the device.
+    import subprocess
+
+    from lenet_edge.deploy.remote_dir import CLAIM_SCRIPT, FOREIGN
+
+    root = tmp_path / "lenet-edge"
+    for name, content in (files or {}).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        if content == "symlink":
+            (root / name).symlink_to(f"releases/{OLD_ID}")
+        else:
+            (root / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    if files == {}:
+        root.mkdir()
+    before = tree(root) if root.exists() else []
+    proc = subprocess.run(["sh", "-c", CLAIM_SCRIPT, "sh", str(root)], capture_output=True,
+                          text=True)
+    if expected == "foreign":
+        assert proc.returncode == FOREIGN, proc.stderr
+        assert tree(root) == before  # nothing added, nothing removed
+    else:
+        assert (proc.returncode, proc.stdout.strip()) == (0, expected), proc.stderr
+        assert tree(root) == sorted([*before, MARKER])
