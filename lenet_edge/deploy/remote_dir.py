@@ -197,8 +197,8 @@ def claim(transport: Transport, layout: RemoteLayout) -> str:
         shown = ", ".join(repr(name) for name in names[:5])
         more = f" and {len(names) - 5} more" if len(names) > 5 else ""
         raise DeviceError(
-            f"{where} holds files lenet-edge did not write ({shown}{more}) and no {MARKER} "
-            "marker; nothing was changed: choose a new or empty directory"
+            f"{where} is not a lenet-edge deploy directory: it holds {shown}{more} and no "
+            f"{MARKER} marker; nothing was changed: choose a new or empty directory"
         )
     if proc.returncode == NOT_A_DIRECTORY:
         raise DeviceError(f"{where} exists and is not a directory")

@@ -48,8 +48,8 @@ def test_a_folder_lenet_edge_did_not_make_is_refused_and_left_byte_identical(
     assert proc.returncode == 7, proc.stderr
     error = proc.stderr.strip().splitlines()[-1]
     assert error == (
-        f"lenet-edge: error: 127.0.0.1:{ssh_args[1]}: --remote-dir {remote_dir} holds files "
-        "lenet-edge did not write ('notes.txt', 'releases', 'results') and no "
+        f"lenet-edge: error: 127.0.0.1:{ssh_args[1]}: --remote-dir {remote_dir} is not a "
+        "lenet-edge deploy directory: it holds 'notes.txt', 'releases', 'results' and no "
         f"{MARKER} marker; nothing was changed: choose a new or empty directory")
     assert {name: bundle.sha256_file(remote_dir / name) for name in before} == before
     assert tree(remote_dir) == listing  # no marker, lock, release or wheel was added
