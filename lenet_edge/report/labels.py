@@ -1,11 +1,11 @@
 """Scatter-plot labels that overlap neither each other, the points nor the axes' edges.
 
-Points closer than a marker's width share one label (their names stacked, top point first,
+Points that nearly touch share one label (their names stacked, top point first,
 each name once): seven variants often sit at two or three sizes with equal accuracy, and a
-variant timed on several runtimes is one name (the marker's shape tells the runtimes apart). Each label then takes
-the first free place around its points (right, left, above, below, the diagonals); when all
-are taken it slides further out in rings, with a thin leader line back to its points. Free
-means: inside the axes, clear of every marker and every label already placed.
+variant timed on several runtimes is one name (the marker's shape tells the runtimes apart).
+Each label then takes the first free place around its points (right, left, above, below, the
+diagonals); when all are taken it slides further out in rings, with a thin leader line back
+to its points. Free means: inside the axes, clear of every marker and every label placed.
 
 Works in display pixels, so the figure's layout must be final first (draw_without_rendering).
 """
