@@ -32,7 +32,7 @@ from lenet_edge.report.results_files import (
     read_benchmark,
     read_verify,
 )
-from lenet_edge.toolchain.train import TrainConfig
+from lenet_edge.train_config import TrainConfig
 
 STAGES = ("train", "convert", "verify", "benchmark", "report")
 

@@ -137,7 +137,8 @@ def cpu_seconds() -> float:
 def run_toolchain(request: dict[str, Any], emit: Emit) -> dict[str, Any]:
     """Train, then convert in the same process (TensorFlow is imported once)."""
     from lenet_edge.toolchain.convert import convert
-    from lenet_edge.toolchain.train import TrainConfig, train
+    from lenet_edge.toolchain.train import train
+    from lenet_edge.train_config import TrainConfig
     from lenet_edge.variants import resolve_variants
 
     config = TrainConfig(**request["train"])

@@ -16,7 +16,7 @@ import pytest
 from lenet_edge.cli import INTERNAL_ERROR
 from lenet_edge.errors import ModelError
 from lenet_edge.pipeline import PIPELINE_JSON, STAGES, PipelineConfig, evaluate
-from lenet_edge.toolchain.train import TrainConfig
+from lenet_edge.train_config import TrainConfig
 from lenet_edge.variants import VARIANT_NAMES
 
 # Short timing for the tests: they check what the pipeline does, not how fast models run.

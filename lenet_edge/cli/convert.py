@@ -8,9 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from lenet_edge.schema import strict_json
 from lenet_edge.variants import VARIANT_NAMES
@@ -37,6 +34,10 @@ def convert(
 ) -> None:
     """Convert to TFLite and ONNX variants; write the bundle (manifest, reference) in MODEL_DIR."""
     _check_model_dir(model_dir)
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     from lenet_edge.toolchain.convert import convert as run_convert
 
     err = Console(stderr=True)

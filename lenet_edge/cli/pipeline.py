@@ -52,7 +52,7 @@ def pipeline(
     from dataclasses import replace
 
     from lenet_edge.pipeline import BenchmarkSettings, PipelineConfig, run_pipeline
-    from lenet_edge.toolchain.train import TrainConfig
+    from lenet_edge.train_config import TrainConfig
 
     config = PipelineConfig(
         train=TrainConfig(dataset=dataset, data_dir=str(data_dir) if data_dir else None,

@@ -5,12 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from lenet_edge.schema import strict_json
-from lenet_edge.toolchain.train import DATASET_DEFAULTS, SCHEDULES, TrainConfig
+from lenet_edge.train_config import DATASET_DEFAULTS, SCHEDULES, TrainConfig
 
 DEFAULT_OUT = Path("models/lenet5")
 
@@ -65,6 +62,10 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print the training record as JSON."),
 ) -> None:
     """Train LeNet-5 and write weights, a .keras file, train.json and training curves."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     from lenet_edge.toolchain.train import train as run_training
 
     config = TrainConfig(

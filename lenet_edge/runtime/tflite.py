@@ -81,9 +81,9 @@ class TFLiteRunner:
     def __init__(self, data: bytes, spec: RuntimeSpec, threads: int = 1,
                  source: str | None = None):
         self.runtime = spec.name
-        self.runtime_version = spec.version()
         self.threads = threads
         interpreter = interpreter_class(spec)
+        self.runtime_version = spec.version()  # after the import: its __version__ is free
         try:
             # The error text travels in the exception; the delegate's INFO line is noise.
             with native_stderr_silenced():
