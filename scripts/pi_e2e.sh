@@ -10,7 +10,8 @@
 #   4. deploys with the whole wheelhouse, verifying and benchmarking on the device, and
 #      checks the results that came back against this machine's own verify;
 #   5. deploys again under a gate no model can pass: it must roll back to release 4;
-# and stops the VM. Log: .emulated-pi/e2e/e2e.log. Traffic: PyPI and 127.0.0.1 only.
+# and stops the VM. Log: .emulated-pi/e2e/e2e.log (EMULATED_PI_DIR moves .emulated-pi/).
+# Traffic: PyPI and 127.0.0.1 only.
 #
 # usage: scripts/pi_e2e.sh [--cpu cortex-a72|cortex-a76] [--port PORT]
 set -euo pipefail
@@ -22,12 +23,13 @@ while [ $# -gt 0 ]; do
     case $1 in
         --cpu) CPU=$2; shift 2 ;;
         --port) PORT=$2; shift 2 ;;
-        *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+        *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
     esac
 done
 PI=("$REPO/scripts/emulated_pi.sh" --cpu "$CPU")
-VM=$REPO/.emulated-pi/vm
-WORK=$REPO/.emulated-pi/e2e
+EMULATED=$(realpath -m "${EMULATED_PI_DIR:-$REPO/.emulated-pi}")  # as emulated_pi.sh
+VM=$EMULATED/vm
+WORK=$EMULATED/e2e
 LENET=$REPO/.venv/bin/lenet-edge
 export LENET_EDGE_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=2 COLUMNS=120
 
