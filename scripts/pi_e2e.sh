@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --cpu) CPU=$2; shift 2 ;;
         --port) PORT=$2; shift 2 ;;
-        *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+        *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
     esac
 done
 PI=("$REPO/scripts/emulated_pi.sh" --cpu "$CPU")
