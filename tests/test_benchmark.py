@@ -6,6 +6,7 @@ import json
 
 import pytest
 from bundle_tampering import newer_op_bundle
+from table_width import assert_fits, header_lines
 
 from lenet_edge.errors import UsageError
 from lenet_edge.runtime.bench import benchmark
@@ -168,7 +169,7 @@ def threads_run(digits_bundle, run_cli, tmp_path_factory):
     out = tmp_path_factory.mktemp("threads") / "bench.json"
     proc = run_cli("benchmark", digits_bundle, "--variant", "int8", "--variant", "onnx-fp32",
                    "--batch", "4", "--threads", "2,1", *QUICK_ARGS, "--json", out,
-                   env={"LENET_EDGE_EMULATED": "qemu-system-aarch64 (test)"})
+                   env={"LENET_EDGE_EMULATED": "qemu-system-aarch64 (test)", "COLUMNS": "120"})
     return proc, json.loads(out.read_text())
 
 
@@ -218,6 +219,35 @@ def test_an_emulated_machine_marks_the_figures_functional_only(threads_run):
     assert data["machine"]["emulated"] == "qemu-system-aarch64 (test)"
     assert any("latency figures are functional only" in n for n in data["notes"])
     assert "EMULATED (qemu-system-aarch64 (test))" in proc.stdout
+
+
+TIMING_COLUMNS = ("variant", "runtime", "thr", "batch", "mean µs", "p50 µs", "p90 µs", "p99 µs",
+                  "img/s")
+SETUP_COLUMNS = ("variant", "runtime", "version", "thr", "load ms", "first ms", "peak RSS MB",
+                 "KB")
+COLD_START_COLUMNS = ("variant", "runtime", "thr", "to result", "python", "import", "load",
+                      "first", "to exit", "peak RSS MB")
+
+
+def test_cli_tables_show_every_column_at_120(threads_run):
+    proc, _ = threads_run
+    timing, setup, cold = header_lines(proc.stdout)
+    for header, columns in ((timing, TIMING_COLUMNS), (setup, SETUP_COLUMNS),
+                            (cold, COLD_START_COLUMNS)):
+        assert_fits(proc.stdout, 120, header, columns)
+    assert "left out" not in proc.stdout
+
+
+def test_cli_tables_leave_columns_out_at_80(digits_bundle, run_cli):
+    proc = run_cli("benchmark", digits_bundle, "--variant", "onnx-fp32", "--batch", "4",
+                   "--threads", "2,1", *QUICK_ARGS, "--no-save", env={"COLUMNS": "80"})
+    timing, setup, cold = header_lines(proc.stdout)
+    # The mean goes first; a slow p99 (a busy machine) can widen its column enough for p90 too.
+    left_out = tuple(c for c in TIMING_COLUMNS if c not in timing)
+    assert left_out in (("mean µs",), ("mean µs", "p90 µs"))
+    assert_fits(proc.stdout, 80, timing, TIMING_COLUMNS, left_out)
+    assert_fits(proc.stdout, 80, setup, SETUP_COLUMNS, ("first ms",))
+    assert_fits(proc.stdout, 80, cold, COLD_START_COLUMNS, ("to exit", "python", "first"))
 
 
 def test_cli_no_cold_start_skips_the_child_processes(digits_bundle, run_cli, tmp_path):

@@ -7,11 +7,13 @@ use `evaluate`, the pipeline after conversion, on a copy of the session's digits
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from table_width import assert_fits, header_lines
 
 from lenet_edge.cli import INTERNAL_ERROR
 from lenet_edge.errors import ModelError
@@ -27,17 +29,22 @@ QUICK_BENCH = {"runs": 20, "min_time": 0.02, "warmup": 2, "warmup_time": 0.0, "b
 def demo(tmp_path_factory, run_cli):
     """`lenet-edge pipeline --dataset digits` as `make demo` runs it, in a fresh folder."""
     out = tmp_path_factory.mktemp("pipeline") / "demo"
-    proc = run_cli("pipeline", "--dataset", "digits", "--out", out, check=False)
+    proc = run_cli("pipeline", "--dataset", "digits", "--out", out, check=False,
+                   env={"COLUMNS": "120"})
     return out, proc
+
+
+SUMMARY_COLUMNS = ("variant", "runtime", "size", "accuracy", "vs float", "agreement", "p50 µs",
+                   "img/s", "verdict")
 
 
 def test_demo_ends_with_the_summary_the_recommendation_and_the_report(demo):
     out, proc = demo
     assert proc.returncode == 0, proc.stderr[-3000:]
+    [header] = header_lines(proc.stdout)
+    assert_fits(proc.stdout, 120, header, SUMMARY_COLUMNS)  # every column at 120
     stdout = " ".join(proc.stdout.split())  # rich may fold long lines
-    for column in ("variant", "runtime", "size", "accuracy", "vs float", "agreement",
-                   "p50 µs", "img/s", "verdict", "images per second at batch 64"):
-        assert column in stdout
+    assert "images per second at batch 64" in stdout and "left out" not in stdout
     summary = json.loads((out / PIPELINE_JSON).read_text())
     verify = json.loads((out / "verify.json").read_text())
     assert {r["variant"] for r in verify["results"]} == set(VARIANT_NAMES)
@@ -51,6 +58,15 @@ def test_demo_ends_with_the_summary_the_recommendation_and_the_report(demo):
     assert [s["stage"] for s in summary["stages"]] == list(STAGES)
     for stage in STAGES:  # one progress display: every stage reports its end on stderr
         assert f"{stage:<10} done in" in proc.stderr
+
+
+def test_the_summary_leaves_columns_out_at_80(run_cli, tmp_path):
+    proc = run_cli("pipeline", "--dataset", "digits", "--epochs", "1", "--variant", "fp32",
+                   "--variant", "onnx-fp32", "--bench-time", "0.02", "--out", tmp_path / "m",
+                   env={"COLUMNS": "80"})
+    [header] = header_lines(proc.stdout)
+    assert_fits(proc.stdout, 80, header, SUMMARY_COLUMNS, ("img/s", "vs float"))
+    assert re.search(r"onnx-fp32 +onnxruntime +\d+\.\d KiB +\d+\.\d\d% ", proc.stdout)
 
 
 def test_verify_and_benchmark_ran_in_a_child_without_tensorflow(demo):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
 from bundle_tampering import newer_op_bundle
+from table_width import assert_fits, header_lines
 
 from lenet_edge import bundle
 from lenet_edge.errors import ModelError, UsageError
@@ -154,6 +156,19 @@ def test_cli_exit_codes(digits_bundle, run_cli, args, code, message):
         last = proc.stderr.strip().splitlines()[-1]
         assert last.startswith("lenet-edge: error: ") and message in last
         assert "Traceback" not in proc.stderr
+
+
+VERIFY_COLUMNS = ("variant", "runtime", "status", "accuracy", "vs float", "agree", "max|err|",
+                  "mean|err|")
+
+
+@pytest.mark.parametrize("columns,left_out", [(120, ()), (80, ("mean|err|",))])
+def test_cli_table_fits_the_terminal(digits_bundle, run_cli, columns, left_out):
+    proc = run_cli("verify", digits_bundle, "--no-save", env={"COLUMNS": str(columns)})
+    [header] = header_lines(proc.stdout)
+    assert_fits(proc.stdout, columns, header, VERIFY_COLUMNS, left_out)
+    assert re.search(r"onnx-int8 +onnxruntime +pass +\d+\.\d\d% ", proc.stdout)  # whole cells
+    assert ("left out" in proc.stdout) == bool(left_out)
 
 
 def test_cli_json_to_stdout_replaces_the_table(digits_bundle, run_cli):

@@ -86,9 +86,9 @@ def benchmark(
         typer.echo(strict_json(data, "--json"))
     else:
         console = stdout_console()
-        console.print(_table(data))
+        console.print(_table(data, console))
         if data["cold_start"]:
-            console.print(_cold_start_table(data["cold_start"]))
+            console.print(_cold_start_table(data["cold_start"], console))
         if len(data["schedule"]["threads"]) > 1:
             console.print(_recommendations(data["recommendations"]))
         if data["comparison"]:
@@ -97,80 +97,86 @@ def benchmark(
         raise typer.Exit(1)
 
 
-def _table(data: dict):
-    """Timings per row; load, memory and size are per variant x runtime, in a second table."""
+def _table(data: dict, console):
+    """Timings per row; load, memory and size are per variant x runtime, in a second table.
+
+    On a narrow terminal the mean goes first (p50 is the robust figure), then the tail.
+    """
     from rich import box
     from rich.console import Group
     from rich.markup import escape
-    from rich.table import Table
     from rich.text import Text
+
+    from lenet_edge.cli.fitted_table import fitted_table
 
     m = data["machine"]
     caption = (f"{m['cpu']} ({m['arch']}, {m['usable_cores']} cores), Python {m['python']}; "
                "µs per call: set input, invoke, read output")
     if m.get("emulated"):
         caption += f"\nEMULATED ({m['emulated']}): latency figures are functional only"
-    timing = Table(title=f"benchmark {escape(data['bundle'])}", box=box.SIMPLE_HEAD,
-                   caption=escape(caption))
-    for column in ("variant", "runtime", "thr", "batch", "mean µs", "p50 µs", "p90 µs",
-                   "p99 µs", "img/s"):
-        timing.add_column(column, justify="left" if column in ("variant", "runtime")
-                          else "right", no_wrap=True)
     several = len(data["schedule"]["threads"]) > 1  # then load and first call per count
-    setup = Table(box=box.SIMPLE_HEAD)
-    for column in ("variant", "runtime", "version", *(["thr"] if several else []), "load ms",
-                   "first ms", "peak RSS MB", "KB"):
-        setup.add_column(column, justify="left" if column in ("variant", "runtime", "version")
-                         else "right", no_wrap=True)
-    notes, seen = [], set()
+    timing_rows, setup_rows, notes, seen = [], [], [], set()
     for r in data["results"]:
         key = (r["variant"], r["runtime"], r["threads"] if several else None)
-        if r["status"] != "ok":
-            timing.add_row(r["variant"], r["runtime"], str(r["threads"]), "",
-                           f"[yellow]{r['status']}[/]")
+        if r["status"] != "ok":  # under p50, a column never left out
+            timing_rows.append([r["variant"], r["runtime"], str(r["threads"]), "", "",
+                                f"[yellow]{r['status']}[/]"])
             notes.append(f"{r['variant']} on {r['runtime']}: {r['message']}")
         else:
-            timing.add_row(
+            timing_rows.append([
                 r["variant"], r["runtime"], str(r["threads"]), str(r["batch"]),
                 f"{r['mean_us']:.1f}", f"{r['p50_us']:.1f}", f"{r['p90_us']:.1f}",
                 f"{r['p99_us']:.1f}", f"{r['throughput_ips']:,.0f}",
-            )
+            ])
         if key not in seen and r["status"] == "ok":
             seen.add(key)
-            setup.add_row(r["variant"], r["runtime"], r["runtime_version"],
-                          *([str(r["threads"])] if several else []), f"{r['load_ms']:.1f}",
-                          f"{r['first_ms']:.2f}", f"{r['peak_rss_mb']:.0f}",
-                          f"{r['bytes'] / 1024:.0f}")
+            setup_rows.append([r["variant"], r["runtime"], r["runtime_version"],
+                               *([str(r["threads"])] if several else []), f"{r['load_ms']:.1f}",
+                               f"{r['first_ms']:.2f}", f"{r['peak_rss_mb']:.0f}",
+                               f"{r['bytes'] / 1024:.0f}"])
+    timing = fitted_table(
+        console, ("variant", "runtime", "thr", "batch", "mean µs", "p50 µs", "p90 µs", "p99 µs",
+                  "img/s"), timing_rows,
+        right={"thr", "batch", "mean µs", "p50 µs", "p90 µs", "p99 µs", "img/s"},
+        drop_order=("mean µs", "p90 µs"), title=f"benchmark {escape(data['bundle'])}",
+        box=box.SIMPLE_HEAD, caption=escape(caption))
+    setup_header = ("variant", "runtime", "version", *(["thr"] if several else []), "load ms",
+                    "first ms", "peak RSS MB", "KB")
+    setup = fitted_table(console, setup_header, setup_rows, right=set(setup_header[3:]),
+                         drop_order=("first ms", "KB"), box=box.SIMPLE_HEAD)
     notes += [f"{s['variant']} skipped: {s['reason']}" for s in data["skipped"]]
     notes += data["notes"]
     return Group(timing, setup, *map(Text, notes))  # Text: brackets are not markup
 
 
-def _cold_start_table(rows: list[dict]):
-    """A fresh process per variant x runtime: from spawn to first result, and its memory."""
+def _cold_start_table(rows: list[dict], console):
+    """A fresh process per variant x runtime: from spawn to first result, and its memory.
+
+    On a narrow terminal the parts that explain the total go first; 'to result' stays.
+    """
     from rich import box
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
-    table = Table(box=box.SIMPLE_HEAD, title="cold start: a fresh Python process to its first "
-                  "result (ms from spawn)")
-    columns = ("variant", "runtime", "thr", "to result", "python", "import", "load", "first",
-               "to exit", "peak RSS MB")
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("variant", "runtime")
-                         else "right", no_wrap=True)
-    notes = []
+    from lenet_edge.cli.fitted_table import fitted_table
+
+    cells, notes = [], []
     for c in rows:
         if c["status"] != "ok":
-            table.add_row(c["variant"], c["runtime"], str(c["threads"]),
-                          f"[yellow]{c['status']}[/]")
+            cells.append([c["variant"], c["runtime"], str(c["threads"]),
+                          f"[yellow]{c['status']}[/]"])
             notes.append(f"cold start of {c['variant']} on {c['runtime']}: {c['message']}")
             continue
-        table.add_row(c["variant"], c["runtime"], str(c["threads"]),
+        cells.append([c["variant"], c["runtime"], str(c["threads"]),
                       f"{c['first_result_ms']:.0f}", f"{c['python_start_ms']:.0f}",
                       f"{c['import_ms']:.0f}", f"{c['load_ms']:.1f}", f"{c['first_ms']:.1f}",
-                      f"{c['wall_ms']:.0f}", f"{c['peak_rss_mb']:.0f}")
+                      f"{c['wall_ms']:.0f}", f"{c['peak_rss_mb']:.0f}"])
+    header = ("variant", "runtime", "thr", "to result", "python", "import", "load", "first",
+              "to exit", "peak RSS MB")
+    table = fitted_table(
+        console, header, cells, right=set(header[2:]),
+        drop_order=("to exit", "python", "first", "peak RSS MB"), box=box.SIMPLE_HEAD,
+        title="cold start: a fresh Python process to its first result (ms from spawn)")
     return Group(table, *map(Text, notes))
 
 

@@ -134,9 +134,9 @@ class _StageDisplay:
 def _print_summary(result) -> None:
     from rich import box
     from rich.markup import escape
-    from rich.table import Table
 
     from lenet_edge import bundle
+    from lenet_edge.cli.fitted_table import fitted_table
     from lenet_edge.cli.runtime_options import stdout_console
     from lenet_edge.report import tables
 
@@ -144,16 +144,19 @@ def _print_summary(result) -> None:
     rows = tables.summary(result.outcomes, None, result.recommendation)
     gates = result.verify["gates"]
     verdict = "[green]all gates passed[/]" if result.verify["passed"] else "[red]a gate FAILED[/]"
-    table = Table(title=f"pipeline {escape(str(result.bundle))}: {verdict}", box=box.SIMPLE_HEAD,
-                  pad_edge=False, collapse_padding=True,
-                  caption=f"{result.verify['images']} reference images; gates: drop <= "
-                          f"{gates['max_drop']:g} points, agreement >= {gates['min_agreement']:g}"
-                          f"\n{rows.caption}")
-    for i, column in enumerate(rows.header):
-        table.add_column(column, justify="right" if i in rows.right else "left", no_wrap=True)
     colour = {"recommended": "bold yellow", "fail": "red", "": ""}
-    for row, mark in zip(rows.rows, rows.marks, strict=True):
-        table.add_row(*map(escape, row), style=colour[mark])
+    # Narrow terminal: throughput goes first (p50 is the latency a choice is made on), then
+    # the two gate figures beside accuracy; the verdict column says pass or fail anyway.
+    table = fitted_table(
+        console, rows.header, [list(map(escape, row)) for row in rows.rows],
+        right={rows.header[i] for i in rows.right},
+        drop_order=("img/s", "vs float", "agreement", "p50 µs"),
+        row_styles=[colour[mark] for mark in rows.marks],
+        title=f"pipeline {escape(str(result.bundle))}: {verdict}", box=box.SIMPLE_HEAD,
+        pad_edge=False, collapse_padding=True,
+        caption=f"{result.verify['images']} reference images; gates: drop <= "
+                f"{gates['max_drop']:g} points, agreement >= {gates['min_agreement']:g}"
+                f"\n{rows.caption}")
     console.print(table)
     rec = result.recommendation
     name = f"{rec.variant} on {rec.runtime}" if rec.variant else "none"

@@ -78,49 +78,54 @@ def verify(
     if json_out is not None and str(json_out) == "-":
         typer.echo(strict_json(data, "--json"))
     else:
-        stdout_console().print(_table(data))
+        console = stdout_console()
+        console.print(_table(data, console))
     if not report.passed:
         raise typer.Exit(1)
 
 
-def _table(data: dict):
-    """The results table; messages and worst images go below it so columns stay narrow."""
+def _table(data: dict, console):
+    """The results table; messages and worst images go below it so columns stay narrow.
+
+    On a narrow terminal the logit errors go first (accuracy and agreement are the gates).
+    """
     from rich import box
     from rich.console import Group
     from rich.markup import escape
-    from rich.table import Table
     from rich.text import Text
+
+    from lenet_edge.cli.fitted_table import fitted_table
 
     gates = data["gates"]
     verdict = "[green]passed[/]" if data["passed"] else "[red]FAILED[/]"
     versions = {f"{r['runtime']} {r['runtime_version']}" for r in data["results"]}
-    table = Table(
-        title=f"verify {escape(data['bundle'])}: {verdict}", box=box.SIMPLE_HEAD,
-        caption=f"{data['images']} reference images; gates: drop <= {gates['max_drop']:g} "
-                f"points, agreement >= {gates['min_agreement']:g}; {', '.join(sorted(versions))}",
-    )
-    for column in ("variant", "runtime", "status", "accuracy", "vs float", "agree", "max|err|",
-                   "mean|err|"):
-        table.add_column(column, justify="left" if column in ("variant", "runtime", "status")
-                         else "right", no_wrap=True)
     colour = {"pass": "green", "fail": "red", "incompatible": "yellow"}
-    notes = []
+    rows, notes = [], []
     for r in data["results"]:
         cells = [r["variant"], r["runtime"], f"[{colour[r['status']]}]{r['status']}[/]"]
         if r["message"]:
             notes.append(f"{r['variant']} on {r['runtime']}: {r['message']}")
         if r["accuracy"] is None:
-            table.add_row(*cells)
+            rows.append(cells)
             continue
         if r["worst"]:
             notes.append(f"{r['variant']} on {r['runtime']}: worst disagreements at reference "
                          f"images {', '.join(map(str, r['worst']))}")
-        table.add_row(
+        rows.append([
             *cells, f"{r['accuracy'] * 100:.2f}%", f"{r['delta_points']:+.2f}",
             f"{r['agreement'] * 100:.2f}%", f"{r['max_abs_logit_error']:.3g}",
             f"{r['mean_abs_logit_error']:.2g}",
-        )
+        ])
     for s in data["skipped"]:
-        table.add_row(s["variant"], "-", "skipped")
+        rows.append([s["variant"], "-", "skipped"])
         notes.append(f"{s['variant']} skipped: {s['reason']}")
+    table = fitted_table(
+        console, ("variant", "runtime", "status", "accuracy", "vs float", "agree", "max|err|",
+                  "mean|err|"), rows,
+        right={"accuracy", "vs float", "agree", "max|err|", "mean|err|"},
+        drop_order=("mean|err|", "max|err|"),
+        title=f"verify {escape(data['bundle'])}: {verdict}", box=box.SIMPLE_HEAD,
+        caption=f"{data['images']} reference images; gates: drop <= {gates['max_drop']:g} "
+                f"points, agreement >= {gates['min_agreement']:g}; {', '.join(sorted(versions))}",
+    )
     return Group(table, *map(Text, notes))  # Text: brackets in messages are not markup
