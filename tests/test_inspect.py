@@ -49,7 +49,8 @@ def test_onnx_lists_ops_with_their_opset(digits_bundle, run_cli):
 
 
 def test_table_output_names_the_parts(digits_bundle, run_cli):
-    out = run_cli("inspect", digits_bundle / "lenet5_int8.tflite").stdout
+    # Wide enough for every cell whole ('tflite-run…' at 40 columns), whatever the terminal.
+    out = run_cli("inspect", digits_bundle / "lenet5_int8.tflite", env={"COLUMNS": "120"}).stdout
     for word in ("tflite", "int8", "CONV_2D", "min runtime", "litert", "tflite-runtime"):
         assert word in out
 

@@ -195,7 +195,9 @@ def test_variant_missing_from_the_bundle_is_named(fresh_bundle, tmp_path):
 
 def test_command_prints_a_table_naming_what_ran(digits_bundle, tmp_path):
     pictures = [str(save(draw_digit(d), tmp_path / f"digit{d}.png")) for d in (0, 5)]
-    out = CliRunner().invoke(app, ["predict", str(digits_bundle), *pictures, "--top-k", "2"])
+    # Wide enough for a whole path per line, whatever the terminal.
+    out = CliRunner().invoke(app, ["predict", str(digits_bundle), *pictures, "--top-k", "2"],
+                             env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.stderr
     assert "variant fp32 (default)" in out.stdout and "#2" in out.stdout and "#3" not in out.stdout
     lines = {line.split()[0]: line for line in out.stdout.splitlines()

@@ -116,7 +116,7 @@ def test_a_reference_set_with_wrong_shapes_or_dtypes_is_refused(fresh_bundle, ch
 def test_cli_writes_json_junit_and_markdown_and_exits_0(digits_bundle, tmp_path, run_cli):
     out = {k: tmp_path / f"verify.{k}" for k in ("json", "xml", "md")}
     proc = run_cli("verify", digits_bundle, "--json", out["json"], "--junit", out["xml"],
-                   "--markdown", out["md"])
+                   "--markdown", out["md"], env={"COLUMNS": "120"})  # whole names in the table
     assert "passed" in proc.stdout and "onnx-int8" in proc.stdout
     data = json.loads(out["json"].read_text())
     assert data["passed"] is True and len(data["results"]) == 7
@@ -133,7 +133,7 @@ def test_cli_incompatible_variant_exits_1_and_junit_counts_it(digits_bundle, tmp
     junit = tmp_path / "verify.xml"
     proc = run_cli("verify", newer, "--runtime", "tflite-runtime", "--runtime",
                    "litert", "--variant", "int8", "--variant", "fp32", "--junit", junit,
-                   check=False)
+                   check=False, env={"COLUMNS": "200"})  # the op's message on one line
     assert proc.returncode == 1
     assert "FULLY_CONNECTED version 12" in proc.stdout
     suite = ET.parse(junit).getroot()

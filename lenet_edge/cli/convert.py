@@ -38,6 +38,7 @@ def convert(
     from rich.markup import escape
     from rich.table import Table
 
+    from lenet_edge.cli.runtime_options import stdout_console
     from lenet_edge.toolchain.convert import convert as run_convert
 
     err = Console(stderr=True)
@@ -64,7 +65,7 @@ def convert(
         shown = f"{seconds:.2f}" if seconds is not None else "-"
         table.add_row(name, entry["format"], f"{entry['bytes'] / 1024:.1f} KiB", share,
                       entry["sha256"][:12], shown if name in this_run else f"kept ({shown})")
-    Console().print(table)
+    stdout_console().print(table)
 
 
 def _check_model_dir(path: Path) -> None:

@@ -66,6 +66,7 @@ def train(
     from rich.table import Table
     from rich.text import Text
 
+    from lenet_edge.cli.runtime_options import stdout_console
     from lenet_edge.toolchain.train import train as run_training
 
     config = TrainConfig(
@@ -114,4 +115,4 @@ def train(
                              f"({record['dataset']['num_train']} train / "
                              f"{record['dataset']['num_test']} test)")
     table.add_row("written to", Text(str(out)))
-    Console().print(table)
+    stdout_console().print(table)

@@ -16,8 +16,10 @@ VARIANTS = ["--variant", "fp32", "--variant", "onnx-fp32"]
 
 
 def deploy(run_cli, model, remote_dir, ssh_args, device_python, *extra, check=True):
+    # COLUMNS: the tests read the tables and messages whole, whatever terminal runs pytest.
     return run_cli("deploy", model, "127.0.0.1", *ssh_args, "--remote-dir", remote_dir,
-                   "--remote-python", device_python, *extra, check=check, timeout=600)
+                   "--remote-python", device_python, *extra, check=check, timeout=600,
+                   env={"COLUMNS": "200"})
 
 
 def test_deploy_verifies_and_benchmarks_on_the_device_and_brings_results_back(
