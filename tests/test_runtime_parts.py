@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -197,13 +198,38 @@ def test_compare_without_common_rows_is_a_usage_error():
 @pytest.mark.parametrize("content,message", [
     ("not json", "not valid JSON"),
     (json.dumps({"machine": {}}), "no 'results' list"),
-    (json.dumps({"results": [{"variant": "int8"}]}), "lacks one of variant, runtime"),
+    (json.dumps({"results": [{"variant": "int8"}]}), r"results\[0\].runtime is missing"),
 ])
 def test_a_bad_baseline_file_is_a_usage_error(tmp_path, content, message):
     path = tmp_path / "baseline.json"
     path.write_text(content)
     with pytest.raises(UsageError, match=message):
         regression.read_baseline(path)
+
+
+# Before: a variant of [1] was a TypeError (exit 70) in compare(); a p50_us of "x", 0 or -1
+# dropped the row, so the gate passed on the rows left.
+@pytest.mark.parametrize(("change", "message"), [
+    ({"variant": [1]}, r"results\[1\].variant must be a string, got list"),
+    ({"p50_us": "x"}, r"results\[1\].p50_us must be a number, got str 'x'"),
+    ({"p50_us": 0}, r"results\[1\].p50_us must be a latency > 0, got 0"),
+    ({"p50_us": -1}, r"results\[1\].p50_us must be a latency > 0, got -1"),
+    ({"p50_us": None, "status": "ok"}, r"results\[1\].p50_us must be a number, got null"),
+    ({"threads": 0}, r"results\[1\].threads must be at least 1, got 0"),
+])
+def test_a_baseline_row_with_a_wrong_field_refuses_the_baseline(tmp_path, change, message):
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps({"results": [_row(), {**_row("fp32"), **change}]}))
+    expected = rf"^--compare {re.escape(str(path))}: not a .*: {message}"
+    with pytest.raises(UsageError, match=expected):
+        regression.read_baseline(path)
+
+
+def test_a_baseline_row_that_was_not_timed_is_skipped(tmp_path):
+    path = tmp_path / "baseline.json"
+    untimed = {**_row("fp16", None), "status": "incompatible"}
+    path.write_text(json.dumps({"results": [{**_row(), "status": "ok"}, untimed]}))
+    assert [r["variant"] for r in regression.read_baseline(path)] == ["int8"]
 
 
 def test_max_slowdown_must_be_a_non_negative_percentage():

@@ -15,6 +15,7 @@ from typing import Any
 
 from lenet_edge import input_files
 from lenet_edge.errors import UsageError
+from lenet_edge.schema import Invalid, describe, field
 
 KEY_FIELDS = ("variant", "runtime", "batch", "threads")
 
@@ -51,13 +52,38 @@ def read_baseline(path: str | Path) -> list[dict[str, Any]]:
         raise UsageError(f"--compare {path}: not a 'lenet-edge benchmark --json' file "
                          "(no 'results' list)")
     timed = []
-    for row in rows:
-        if not isinstance(row, dict) or any(k not in row for k in KEY_FIELDS):
-            raise UsageError(f"--compare {path}: a result lacks one of {', '.join(KEY_FIELDS)}")
-        p50 = row.get("p50_us")
-        if isinstance(p50, (int, float)) and p50 > 0:
-            timed.append(row)
+    for i, row in enumerate(rows):
+        try:
+            if _timed(row, f"results[{i}]"):
+                timed.append(row)
+        except Invalid as exc:
+            raise UsageError(f"--compare {path}: not a 'lenet-edge benchmark --json' file: "
+                             f"{exc}") from None
     return timed
+
+
+def _timed(row: Any, where: str) -> bool:
+    """True if a baseline row holds a median to compare with; Invalid if a field is wrong.
+
+    A row that was not timed (status other than ok, p50_us null) is skipped; a p50_us that
+    is there but not a positive number is refused, not skipped: dropping the row would let
+    the gate pass on the others.
+    """
+    if not isinstance(row, dict):
+        raise Invalid(f"{where} must be an object, got {describe(row)}")
+    for key in ("variant", "runtime"):
+        field(row, key, str, where)
+    for key in ("batch", "threads"):
+        if field(row, key, int, where) < 1:
+            raise Invalid(f"{where}.{key} must be at least 1, got {row[key]}")
+    status = field(row, "status", str, where, optional=True)
+    p50 = field(row, "p50_us", float, where, optional=status not in (None, "ok"),
+                nullable=status not in (None, "ok"))
+    if p50 is None:
+        return False
+    if p50 <= 0:
+        raise Invalid(f"{where}.p50_us must be a latency > 0, got {p50!r}")
+    return True
 
 
 def compare(rows: Iterable[dict[str, Any]], baseline: list[dict[str, Any]],
