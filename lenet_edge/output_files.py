@@ -7,7 +7,9 @@
 * This process's stdout or stderr (`/dev/stdout`, `/proc/self/fd/1`, or the very file stdout
   is redirected to), a character device or a FIFO: written through the open stream. They
   cannot be renamed over, and `--json /dev/stdout` must work like `--json -`.
-* Permissions follow the umask, as for any file a program creates (mkstemp makes 0600).
+* A new file's permissions follow the umask, as for any file a program creates (mkstemp
+  makes 0600); a replaced file keeps its mode, and, when running as root, its owner and
+  group.
 
 Temporary files are named `.NAME.PID.XXXXXXXX.tmp`. One whose process is gone (killed by
 SIGKILL, or a power loss) is removed by the next write into that folder; a signal that
@@ -130,7 +132,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         try:
-            os.fchmod(fd, file_mode())  # mkstemp's 0600 would hide a shared report
+            _take_over_mode(fd, target)
         finally:
             os.close(fd)
         yield tmp_path
@@ -140,6 +142,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+
+
+def _take_over_mode(fd: int, target: Path) -> None:
+    """Give the temp file the mode (and, as root, the owner) of the file it replaces.
+
+    A new file gets the umask's mode: mkstemp's 0600 would hide a shared report. Replacing
+    must not widen a 0640 report to 0644, nor hand a user's file to root.
+    """
+    try:
+        old = target.stat()
+    except OSError:
+        old = None  # a new file
+    if old is None or not stat.S_ISREG(old.st_mode):
+        os.fchmod(fd, file_mode())
+        return
+    if os.geteuid() == 0:
+        os.fchown(fd, old.st_uid, old.st_gid)
+    elif old.st_gid != os.getegid():
+        with contextlib.suppress(OSError):  # a group we belong to: keep it, else ours
+            os.fchown(fd, -1, old.st_gid)
+    os.fchmod(fd, stat.S_IMODE(old.st_mode) & 0o777)  # after chown, which may clear bits
 
 
 def writes_through(path: str | os.PathLike) -> bool:

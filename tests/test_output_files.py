@@ -112,3 +112,40 @@ def test_verify_reports_go_to_dev_stdout_a_fifo_and_through_a_symlink(
     assert got and got[0].startswith(b"<?xml")
     assert link.is_symlink() and target.read_text().startswith("#") and target.read_text() != "old"
     assert sorted(os.listdir(target.parent)) == ["verify.md"]
+
+
+def test_replacing_a_file_keeps_its_mode_and_a_new_one_follows_the_umask(tmp_path, umask):
+    # A 0640 report must not become world-readable because lenet-edge rewrote it.
+    report = tmp_path / "s.md"
+    report.write_text("old")
+    report.chmod(0o640)
+    output_files.write_bytes(report, b"# new\n")
+    assert report.read_bytes() == b"# new\n" and report.stat().st_mode & 0o777 == 0o640
+
+    target = tmp_path / "private" / "verify.json"  # through a symlink: the target's mode
+    target.parent.mkdir()
+    target.write_text("old")
+    target.chmod(0o600)
+    link = tmp_path / "latest.json"
+    link.symlink_to(target)
+    output_files.write_bytes(link, b"{}\n")
+    assert link.is_symlink() and target.stat().st_mode & 0o777 == 0o600
+
+    output_files.write_bytes(tmp_path / "new.md", b"new\n")
+    assert (tmp_path / "new.md").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can write a file it does not own")
+def test_as_root_a_replaced_file_keeps_its_owner_and_group(tmp_path, umask):
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    shared = tmp_path / "verify.json"
+    shared.write_text("old")
+    os.chown(shared, nobody.pw_uid, nobody.pw_gid)
+    shared.chmod(0o666)
+    output_files.write_bytes(shared, b"{}\n")
+    info = shared.stat()
+    assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (
+        nobody.pw_uid, nobody.pw_gid, 0o666)
+    assert shared.read_bytes() == b"{}\n"
