@@ -171,3 +171,40 @@ def test_the_unchanged_bundle_still_reports(bundle_dir, run_cli):
             timeout=TIMEOUT)
     proc = run_cli("report", bundle_dir, timeout=TIMEOUT)
     assert proc.returncode == 0 and bundle.read_manifest(bundle_dir)
+
+
+# --- benchmark.json's thread schedule, recommendations and policy ---------------------------
+
+
+@pytest.fixture(scope="module")
+def benchmarked(digits_bundle, tmp_path_factory, run_cli) -> Path:
+    """The digits bundle with a quick verify.json and benchmark.json (read-only: copy it)."""
+    out = Path(shutil.copytree(digits_bundle, tmp_path_factory.mktemp("benchmarked") / "b"))
+    run_cli("verify", out, "--variant", "int8", "--limit", "40", "--save", timeout=TIMEOUT)
+    run_cli("benchmark", out, "--variant", "int8", "--runs", "20", "--min-time", "0.01",
+            "--warmup", "2", "--warmup-time", "0", "--batch", "4", "--no-cold-start",
+            "--save", timeout=TIMEOUT)
+    run_cli("report", out, timeout=TIMEOUT)  # the checks refuse only what is wrong
+    for name in ("report.html", "report.md"):
+        (out / name).unlink()
+    return out
+
+
+# Before: each was exit 70 in the report (a TypeError or AttributeError), or, for the policy,
+# "At least a calls" on the page.
+@pytest.mark.parametrize(("change", "message"), [
+    ({"recommendations": [{"variant": 7}]}, "recommendations[0].variant must be a string"),
+    ({"recommendations": "abc"}, "recommendations must be a list, got str 'abc'"),
+    ({"recommendations": [7]}, "recommendations[0] must be an object, got int 7"),
+    ({"schedule": "zzz"}, "schedule must be an object, got str 'zzz'"),
+    ({"schedule": {"threads": ["2"]}}, "schedule.threads holds '2'"),
+    ({"policy": {"runs": "a"}}, "policy.runs must be an integer, got str 'a'"),
+    ({"policy": {"min_time": -1}}, "policy.min_time must be at least 0, got -1"),
+])
+def test_the_report_refuses_a_wrong_benchmark_schedule_or_policy(benchmarked, tmp_path,
+                                                                 run_cli, change, message):
+    bundle_dir = Path(shutil.copytree(benchmarked, tmp_path / "b"))
+    edit_json(bundle_dir / "benchmark.json", lambda b: b.update(change))
+    proc = run_cli("report", bundle_dir, check=False, timeout=TIMEOUT)
+    assert_refused(proc, MODEL, str(bundle_dir / "benchmark.json"), message)
+    assert not (bundle_dir / "report.html").exists()

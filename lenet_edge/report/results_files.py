@@ -119,7 +119,7 @@ def _check_verify(data: dict[str, Any]) -> None:
 
 def _check_benchmark(data: dict[str, Any]) -> None:
     _field(data, "machine", dict, optional=True)
-    _field(data, "policy", dict, optional=True)
+    _check_policy(data)
     for i, row in enumerate(_rows(data, "results")):
         where = f"results[{i}]"
         for key in ("variant", "runtime"):
@@ -133,6 +133,31 @@ def _check_benchmark(data: dict[str, Any]) -> None:
             _field(row, key, float, where, nullable=status != "ok")
         _field(row, "peak_rss_mb", float, where, optional=True, nullable=True)
     _check_skipped(data)
+    _check_threads(data)
+
+
+def _check_policy(data: dict[str, Any]) -> None:
+    """`policy`: the report prints "at least RUNS calls and MIN_TIME s per row"."""
+    policy = _field(data, "policy", dict, optional=True) or {}
+    for key, kind, low in (("runs", int, 1), ("warmup", int, 0), ("min_time", float, 0),
+                           ("warmup_time", float, 0)):
+        value = _field(policy, key, kind, "policy", optional=True)
+        if value is not None and value < low:
+            raise _Invalid(f"policy.{key} must be at least {low}, got {value!r}")
+
+
+def _check_threads(data: dict[str, Any]) -> None:
+    """`schedule` (the thread counts timed) and `recommendations` (one count per variant)."""
+    schedule = _field(data, "schedule", dict, optional=True) or {}
+    for count in _field(schedule, "threads", list, "schedule", optional=True) or []:
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise _Invalid(f"schedule.threads holds {count!r:.40}; expected thread counts >= 1")
+    for i, row in enumerate(_rows(data, "recommendations", optional=True)):
+        where = f"recommendations[{i}]"
+        for key in ("variant", "runtime"):
+            _field(row, key, str, where)
+        if _field(row, "threads", int, where) < 1:
+            raise _Invalid(f"{where}.threads must be at least 1, got {row['threads']}")
 
 
 def _check_pipeline(data: dict[str, Any]) -> None:
