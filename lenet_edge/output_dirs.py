@@ -2,17 +2,22 @@
 
 Never delete what lenet-edge did not write. A folder is replaced only when it is absent,
 empty, or carries the marker file `.lenet-edge` that lenet-edge writes into every such
-folder. A folder from before the marker existed counts as ours when it holds lenet-edge's
-own record (the kind's `legacy` test: train.json or manifest.json with lenet-edge's schema
-fields; a playbook with lenet-edge's header). Anything else is refused with an OutputError
-(exit 5) and left untouched.
+folder. The marker names the kind of folder (`model`, `ansible`): a folder of another kind
+is refused, so `--emit-ansible` never replaces a model and `--out` never a playbook. A
+folder from before the marker existed (or with the first, kindless marker) counts as ours
+when it holds lenet-edge's own record (the kind's `legacy` test: train.json or
+manifest.json with lenet-edge's schema fields; a playbook with lenet-edge's header).
+Anything else is refused with an OutputError (exit 5) and left untouched.
 
 The new folder is built in a staging folder beside it, `.NAME.staging-PID-XXXXXXXX`, and
 swapped in only when complete:
 
-* files in the old folder whose names lenet-edge does not write are copied into the new one;
-* a model directory's old content moves to `NAME.previous` (which replaces an older
-  `.previous` only if that one carries the marker); other kinds discard it.
+* files in the old folder whose names lenet-edge does not write are copied into the new one,
+  also inside the subfolders lenet-edge writes (`--emit-ansible`'s bundle/ and wheels/);
+* a model directory's old content moves to `NAME.previous`. An older `.previous` is
+  replaced only if it carries the model marker and holds nothing lenet-edge did not write
+  (other than copies of files the new folder carries over); else the run is refused.
+  Other kinds discard the old content.
 
 A staging folder left by a killed run (SIGKILL, power loss) carries the marker and its
 process id: the next run into the same folder removes it once that process is gone, and
@@ -22,6 +27,7 @@ names on stderr any it cannot tell are ours.
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import os
 import re
 import shutil
@@ -37,14 +43,20 @@ from lenet_edge.output_files import dir_mode, is_temp_name, process_alive
 from lenet_edge.variants import VARIANTS
 
 MARKER = ".lenet-edge"
-_MARKER_TEXT = ("lenet-edge output folder: lenet-edge may replace this folder as a whole; "
-                "files whose names it does not write are carried over.\n")
+# First line: what kind of folder this is. The first markers (before kinds) said
+# "lenet-edge output folder: lenet-edge may replace ...": kind unknown, see _refusal.
+_MARKER_HEAD = "lenet-edge output folder: "
+_MARKER_TEXT = ("lenet-edge may replace this folder as a whole; files whose names it does "
+                "not write are carried over.\n")
+_MARKER_BYTES = 64 * 1024  # a marker is two lines
 
 
 @dataclass(frozen=True)
 class DirKind:
     """A kind of folder lenet-edge writes as a whole."""
 
+    name: str  # what its marker says: "model", "ansible"
+    described: str  # "a lenet-edge model folder", for refusals
     option: str  # the CLI option that names it, for messages
     not_ours: str  # how a refusal describes a foreign folder
     known_names: frozenset[str]  # what lenet-edge writes into it: replaced, not carried over
@@ -52,10 +64,22 @@ class DirKind:
     legacy: Callable[[Path], bool]  # written by lenet-edge before the marker existed
     keep_previous: bool  # keep the old content in NAME.previous
     what: str = "folder"  # "model": "the previous model is in ..."
+    # subfolders lenet-edge writes -> the names it writes in them (a regular expression)
+    known_inside: tuple[tuple[str, str], ...] = ()
 
-    def knows(self, name: str) -> bool:
-        return (name in self.known_names or is_temp_name(name)
+    def knows(self, relative: str) -> bool:
+        """Whether lenet-edge writes this path (relative to the folder, '/'-separated)."""
+        folder, _, name = relative.rpartition("/")
+        if is_temp_name(name):
+            return True
+        if folder:
+            pattern = dict(self.known_inside).get(folder)
+            return pattern is not None and re.fullmatch(pattern, name) is not None
+        return (name in self.known_names
                 or bool(self.known_pattern and re.fullmatch(self.known_pattern, name)))
+
+    def writes_folder(self, relative: str) -> bool:
+        return relative in dict(self.known_inside)
 
 
 def _notify_stderr(message: str) -> None:
@@ -82,15 +106,21 @@ def check_replaceable(path: str | os.PathLike, kind: DirKind) -> Path:
         raise OutputError(f"{kind.option} {path} exists and is not a directory")
     if not path.is_dir() or _is_empty(path):
         return path
-    if not is_ours(path, kind):
-        raise OutputError(f"{kind.option} {path} is a non-empty directory that {kind.not_ours} "
-                          f"(no {MARKER} marker); choose a new or empty directory")
+    refusal = _refusal(path, kind)
+    if refusal:
+        raise OutputError(f"{kind.option} {path} {refusal}; choose a new or empty directory")
     previous = previous_path(path)
-    if kind.keep_previous and (previous.exists() or previous.is_symlink()) and not (
-        previous.is_dir() and not previous.is_symlink() and _has_marker(previous)
-    ):
-        raise OutputError(f"{kind.option} {path}: {previous} exists and lenet-edge did not "
-                          f"write it; move it away (the previous {kind.what} is kept there)")
+    if kind.keep_previous and (previous.exists() or previous.is_symlink()):
+        if not previous.is_dir() or previous.is_symlink() or _refusal(previous, kind):
+            raise OutputError(f"{kind.option} {path}: {previous} exists and lenet-edge did not "
+                              f"write it; move it away (the previous {kind.what} is kept there)")
+        unsaved = _not_carried(previous, path, kind)
+        if unsaved:
+            shown = ", ".join(unsaved[:5]) + (f" and {len(unsaved) - 5} more"
+                                              if len(unsaved) > 5 else "")
+            raise OutputError(f"{kind.option} {path}: {previous} holds files lenet-edge did not "
+                              f"write ({shown}); move them away (this run would replace "
+                              f"{previous} with the current {kind.what})")
     return path
 
 
@@ -99,13 +129,41 @@ def previous_path(path: Path) -> Path:
 
 
 def is_ours(path: Path, kind: DirKind) -> bool:
-    """A folder lenet-edge wrote: it carries the marker, or the kind's pre-marker record."""
-    if _has_marker(path):
-        return True
-    try:
-        return kind.legacy(path)
+    """A folder of this kind lenet-edge wrote: its marker says so, or its pre-marker record."""
+    return _refusal(path, kind) is None
+
+
+def _refusal(path: Path, kind: DirKind) -> str | None:
+    """Why `path` (a non-empty folder) is not one of `kind`'s, or None when it is."""
+    marked = marker_kind(path)
+    if marked == kind.name:
+        return None
+    if marked:
+        other = next((k for k in KINDS if k.name == marked), None)
+        what = other.described if other else f"a lenet-edge folder of kind {marked!r}"
+        return f"is {what} ({MARKER} says {marked!r}), not {kind.described}"
+    try:  # no marker, or the first kindless one: the kind's own record decides
+        if kind.legacy(path):
+            return None
     except LenetEdgeError:  # an unreadable record is not ours
-        return False
+        pass
+    return f"is a non-empty directory that {kind.not_ours} (no {MARKER} marker)"
+
+
+def marker_kind(path: Path) -> str | None:
+    """The kind `path`'s marker names: "" for a kindless (first) marker, None for none."""
+    if not _has_marker(path):
+        return None
+    from lenet_edge import input_files
+
+    try:
+        kind = input_files.InputKind(f"a {MARKER} marker", _MARKER_BYTES, OutputError)
+        text = input_files.read_bytes(path / MARKER, kind).decode("utf-8", "replace")
+    except LenetEdgeError:
+        return ""
+    first = text.partition("\n")[0]
+    name = first.removeprefix(_MARKER_HEAD).strip() if first.startswith(_MARKER_HEAD) else ""
+    return name if re.fullmatch(r"[a-z][a-z0-9-]{0,31}", name) else ""
 
 
 @contextlib.contextmanager
@@ -125,10 +183,10 @@ def replaced_directory(path: str | os.PathLike, kind: DirKind) -> Iterator[Path]
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         os.chmod(staging, dir_mode())  # mkdtemp's 0700 would hide the model from others
-        write_marker(staging)
+        write_marker(staging, kind)
         yield staging
         check_replaceable(path, kind)  # the folder may have changed while we worked
-        _carry_over(path, staging, kind)
+        kept = _carry_over(path, staging, kind)
         with interrupts.deferred():  # the renames must not stop half-way
             moved_to = _swap(staging, path, kind)
     except OSError as exc:
@@ -137,10 +195,12 @@ def replaced_directory(path: str | os.PathLike, kind: DirKind) -> Iterator[Path]
         shutil.rmtree(staging, ignore_errors=True)
     if moved_to is not None:
         notify(f"the previous {kind.what} in {path} is kept in {moved_to}")
+    if kept:  # inside a folder lenet-edge writes: say so, they travel with it
+        notify(f"kept in {path} (lenet-edge did not write them): {', '.join(kept)}")
 
 
-def write_marker(folder: Path) -> None:
-    (folder / MARKER).write_text(_MARKER_TEXT)
+def write_marker(folder: Path, kind: DirKind) -> None:
+    (folder / MARKER).write_text(f"{_MARKER_HEAD}{kind.name}\n{_MARKER_TEXT}")
 
 
 def _has_marker(path: Path) -> bool:
@@ -153,20 +213,59 @@ def _is_empty(path: Path) -> bool:
         return next(entries, None) is None
 
 
-def _carry_over(old: Path, staging: Path, kind: DirKind) -> None:
+def _carry_over(old: Path, staging: Path, kind: DirKind, sub: str = "") -> list[str]:
     """Copy what the user added to the old folder into the new one (the old one is kept
-    in `.previous`, or discarded)."""
+    in `.previous`, or discarded), also inside the subfolders lenet-edge writes.
+
+    Returns:
+        What was carried over inside those subfolders ("bundle/extra.bin").
+    """
     if not old.is_dir():
-        return
-    for entry in old.iterdir():
-        if kind.knows(entry.name) or os.path.lexists(staging / entry.name):
+        return []
+    inside: list[str] = []
+    for entry in sorted((old / sub).iterdir()):
+        relative = f"{sub}{entry.name}"
+        target = staging / relative
+        if kind.writes_folder(relative) and entry.is_dir() and not entry.is_symlink():
+            inside += _carry_over(old, staging, kind, f"{relative}/")
             continue
+        if kind.knows(relative) or os.path.lexists(target):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
         if entry.is_symlink():
-            os.symlink(os.readlink(entry), staging / entry.name)
+            os.symlink(os.readlink(entry), target)
         elif entry.is_dir():
-            shutil.copytree(entry, staging / entry.name, symlinks=True)
+            shutil.copytree(entry, target, symlinks=True)
         else:
-            shutil.copy2(entry, staging / entry.name)  # a FIFO or device: SpecialFileError
+            shutil.copy2(entry, target)  # a FIFO or device: SpecialFileError
+        if sub:
+            inside.append(relative)
+    return inside
+
+
+def _not_carried(previous: Path, current: Path, kind: DirKind) -> list[str]:
+    """Files in `previous` lenet-edge did not write and `current` holds no identical copy of
+    (what replacing `previous` would lose), as paths relative to it."""
+    lost = []
+    for root, dirs, files in os.walk(previous):
+        relative_root = Path(root).relative_to(previous)
+        for name in sorted(files + [d for d in dirs if os.path.islink(Path(root, d))]):
+            relative = (relative_root / name).as_posix()
+            if kind.knows(relative) or _same(Path(root, name), current / relative):
+                continue
+            lost.append(relative)
+        dirs[:] = sorted(d for d in dirs if not os.path.islink(Path(root, d)))
+    return lost
+
+
+def _same(a: Path, b: Path) -> bool:
+    """Identical files (or symlinks with the same target)."""
+    try:
+        if a.is_symlink() or b.is_symlink():
+            return a.is_symlink() and b.is_symlink() and os.readlink(a) == os.readlink(b)
+        return a.is_file() and b.is_file() and filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
 
 
 def _swap(staging: Path, path: Path, kind: DirKind) -> Path | None:
@@ -174,7 +273,7 @@ def _swap(staging: Path, path: Path, kind: DirKind) -> Path | None:
     if not path.exists():
         staging.rename(path)
         return None
-    write_marker(path)  # a pre-marker folder: its .previous must be recognised later
+    write_marker(path, kind)  # a pre-marker folder: its .previous must be recognised later
     keep = previous_path(path) if kind.keep_previous else None
     trash = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-{os.getpid()}-", dir=path.parent))
     try:
@@ -260,6 +359,8 @@ def _legacy_playbook(path: Path) -> bool:
 
 
 MODEL_DIR = DirKind(
+    name="model",
+    described="a lenet-edge model folder",
     option="--out",
     not_ours="holds no lenet-edge model",
     known_names=frozenset({
@@ -273,10 +374,18 @@ MODEL_DIR = DirKind(
     what="model",
 )
 ANSIBLE_DIR = DirKind(
+    name="ansible",
+    described="an --emit-ansible folder",
     option="--emit-ansible",
     not_ours="was not written by --emit-ansible",
     known_names=frozenset({MARKER, "deploy.yml", "inventory.ini", "bundle", "wheels"}),
     known_pattern="",
     legacy=_legacy_playbook,
     keep_previous=False,  # regenerated from the bundle at will: nothing to recover
+    known_inside=(  # the device bundle (device_bundle.pack) and lenet-edge's own wheel
+        ("bundle", "|".join(re.escape(n) for n in sorted(
+            {bundle.MANIFEST, bundle.REFERENCE, *(v.file for v in VARIANTS)}))),
+        ("wheels", r"lenet_edge-.+\.whl"),
+    ),
 )
+KINDS = (MODEL_DIR, ANSIBLE_DIR)

@@ -140,3 +140,85 @@ def test_an_emitted_ansible_folder_keeps_the_users_files_and_a_foreign_one_is_re
     (playbooks / "deploy.yml").write_text("- hosts: all\n")
     with pytest.raises(OutputError, match="not written by --emit-ansible"):
         output_dirs.check_replaceable(playbooks, output_dirs.ANSIBLE_DIR)
+
+
+def write_folder(path: Path, kind, files: dict[str, str]) -> None:
+    """Replace `path` as lenet-edge would, with `files` (relative path -> text)."""
+    with output_dirs.replaced_directory(path, kind) as staging:
+        for name, text in files.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            (staging / name).write_text(text)
+
+
+MODEL_FILES = {bundle.TRAIN_JSON: "{}", bundle.MANIFEST: "{}"}
+ANSIBLE_FILES = {"deploy.yml": "# playbook\n", "bundle/manifest.json": "{}",
+                 "bundle/lenet5_fp32.tflite": "model", "wheels/lenet_edge-0.1.0-py3-none-any.whl":
+                 "wheel"}
+
+
+def test_the_marker_names_the_kind_and_a_folder_of_another_kind_is_refused(tmp_path):
+    model, playbooks = tmp_path / "m", tmp_path / "a27"
+    write_folder(model, output_dirs.MODEL_DIR, MODEL_FILES)
+    write_folder(playbooks, output_dirs.ANSIBLE_DIR, ANSIBLE_FILES)
+    assert output_dirs.marker_kind(model) == "model"
+    assert output_dirs.marker_kind(playbooks) == "ansible"
+    before = snapshot(model)
+    with pytest.raises(OutputError, match=r"--emit-ansible .*/m is a lenet-edge model folder "
+                                          r"\(\.lenet-edge says 'model'\), not an --emit-ansible"):
+        output_dirs.check_replaceable(model, output_dirs.ANSIBLE_DIR)
+    with pytest.raises(OutputError, match="is an --emit-ansible folder .* not a lenet-edge model"):
+        output_dirs.check_replaceable(playbooks, output_dirs.MODEL_DIR)
+    assert snapshot(model) == before
+
+    # The first markers named no kind: the folder's own record decides, as before markers.
+    (model / output_dirs.MARKER).write_text("lenet-edge output folder: lenet-edge may replace "
+                                            "this folder as a whole; files whose ...\n")
+    with pytest.raises(OutputError, match="not written by --emit-ansible"):
+        output_dirs.check_replaceable(model, output_dirs.ANSIBLE_DIR)
+    (model / bundle.TRAIN_JSON).write_text(json.dumps(
+        {"config": {}, "history": [], "weights": {}, "versions": {"lenet-edge": "0.1.0"}}))
+    assert output_dirs.check_replaceable(model, output_dirs.MODEL_DIR) == model
+
+
+def test_user_files_inside_the_subfolders_lenet_edge_writes_are_carried_over(tmp_path):
+    playbooks = tmp_path / "a27"
+    write_folder(playbooks, output_dirs.ANSIBLE_DIR, ANSIBLE_FILES)
+    (playbooks / "notes.txt").write_text("top level")
+    (playbooks / "bundle" / "extra.bin").write_bytes(b"\x00user data")
+    (playbooks / "wheels" / "my-1.0-py3-none-any.whl").write_bytes(b"my wheel")
+    (playbooks / "bundle" / "lenet5_int8.tflite").write_text("a variant no longer emitted")
+    notices: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(output_dirs, "notify", notices.append)
+        write_folder(playbooks, output_dirs.ANSIBLE_DIR, {**ANSIBLE_FILES, "deploy.yml": "# 2\n"})
+    assert (playbooks / "deploy.yml").read_text() == "# 2\n"
+    assert (playbooks / "notes.txt").read_text() == "top level"
+    assert (playbooks / "bundle" / "extra.bin").read_bytes() == b"\x00user data"
+    assert (playbooks / "wheels" / "my-1.0-py3-none-any.whl").read_bytes() == b"my wheel"
+    assert not (playbooks / "bundle" / "lenet5_int8.tflite").exists()  # ours: not carried
+    assert notices == [f"kept in {playbooks} (lenet-edge did not write them): "
+                       "bundle/extra.bin, wheels/my-1.0-py3-none-any.whl"]
+
+
+def test_a_previous_holding_files_lenet_edge_did_not_write_is_refused_not_replaced(tmp_path):
+    model = tmp_path / "m"
+    write_folder(model, output_dirs.MODEL_DIR, MODEL_FILES)
+    (model / "notes.txt").write_text("carried over each time")
+    write_folder(model, output_dirs.MODEL_DIR, MODEL_FILES)
+    previous = tmp_path / "m.previous"
+    (previous / "added-later.txt").write_text("x")
+    (previous / "photos").mkdir()
+    (previous / "photos" / "digit.png").write_bytes(b"\x89PNG")
+    before = snapshot(previous), snapshot(model)
+    with pytest.raises(OutputError) as refused:
+        write_folder(model, output_dirs.MODEL_DIR, MODEL_FILES)
+    message = str(refused.value)
+    assert "\n" not in message and "holds files lenet-edge did not write" in message
+    assert "(added-later.txt, photos/digit.png)" in message  # notes.txt: m has a copy
+    assert (snapshot(previous), snapshot(model)) == before
+    assert sorted(os.listdir(tmp_path)) == ["m", "m.previous"]
+
+    (previous / "added-later.txt").unlink()
+    (previous / "photos" / "digit.png").unlink()
+    write_folder(model, output_dirs.MODEL_DIR, MODEL_FILES)  # only copies and ours: replaced
+    assert (previous / "notes.txt").read_text() == "carried over each time"
