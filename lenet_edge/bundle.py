@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from lenet_edge import input_files, output_files, schema
+from lenet_edge import input_files, npz_files, output_files, schema
 from lenet_edge.errors import ModelError
 
 SCHEMA_VERSION = 1
@@ -203,8 +203,12 @@ def load_reference(bundle_dir: str | os.PathLike, manifest: dict[str, Any]) -> R
     data = read_verified(bundle_dir, entry, input_files.REFERENCE)
     path = Path(bundle_dir) / entry["file"]
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        # Sizes from the zip directory and .npy headers first: no deflate bomb is inflated.
+        with npz_files.load_npz(io.BytesIO(data), str(path), input_files.REFERENCE.max_bytes,
+                                ModelError) as npz:
             images, labels, logits = npz["images"], npz["labels"], npz["logits"]
+    except ModelError:
+        raise
     except Exception as exc:  # zipfile/KeyError/ValueError: all mean a bad file
         raise ModelError(f"{path}: not a valid reference archive ({exc})") from None
     n = images.shape[0] if images.ndim else -1

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_edge import input_files
+from lenet_edge import input_files, npz_files
 from lenet_edge.choices import unknown_choice
 from lenet_edge.errors import DataError, UsageError
 from lenet_edge.idx import read_idx, write_idx
@@ -289,7 +289,8 @@ def _read_idx_set(files: dict[str, Path]) -> dict[str, np.ndarray]:
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         with input_files.open_input(path, input_files.DATASET) as handle, \
-                np.load(handle, allow_pickle=False) as archive:
+                npz_files.load_npz(handle, str(path), input_files.DATASET.max_bytes,
+                                   DataError) as archive:
             missing = [key for key in SPLITS if key not in archive.files]
             if missing:
                 raise DataError(f"{path}: missing arrays {', '.join(missing)} (has"

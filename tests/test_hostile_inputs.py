@@ -8,6 +8,7 @@ forever, or exit 0 with invalid JSON (a bare NaN) or a label of -1 taken as a cl
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -208,3 +209,66 @@ def test_the_report_refuses_a_wrong_benchmark_schedule_or_policy(benchmarked, tm
     proc = run_cli("report", bundle_dir, check=False, timeout=TIMEOUT)
     assert_refused(proc, MODEL, str(bundle_dir / "benchmark.json"), message)
     assert not (bundle_dir / "report.html").exists()
+
+
+# --- deflate bombs: sizes checked from the zip directory and .npy headers before inflating ---
+
+
+def _bomb(path: Path, rows: int, zeros: int) -> None:
+    """An .npz whose images.npy declares (rows, 28, 28) uint8 and holds `zeros` bytes."""
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": (rows, 28, 28)})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with archive.open("images.npy", "w", force_zip64=True) as member:
+            member.write(header.getvalue())
+            block = bytes(1 << 20)
+            for _ in range(zeros >> 20):
+                member.write(block)
+        for name, array in (("labels", np.zeros(rows, np.uint8)),
+                            ("logits", np.zeros((1, 10), np.float32))):
+            buf = io.BytesIO()
+            np.save(buf, array[:1])
+            archive.writestr(f"{name}.npy", buf.getvalue())
+
+
+def _vouch_for(bundle_dir: Path) -> None:
+    manifest = bundle.read_manifest(bundle_dir)
+    manifest["reference"].update(bundle.file_entry(bundle_dir / "reference.npz"))
+    bundle.write_json(bundle_dir / bundle.MANIFEST, manifest)
+
+
+# Before: verify inflated 1.59 GB (the header's shape) before the shape check refused it.
+def test_a_reference_whose_header_declares_a_huge_array_is_refused_before_inflating(
+        bundle_dir, run_cli):
+    _bomb(bundle_dir / "reference.npz", 2_000_000, 1 << 20)
+    _vouch_for(bundle_dir)
+    proc = run_cli("verify", bundle_dir, "--variant", "fp32", check=False, timeout=TIMEOUT)
+    assert_refused(proc, MODEL, "reference.npz [images.npy]: declares a uint8 array of shape "
+                   "(2000000, 28, 28) (1,568,000,000 bytes)", "refused before inflating")
+
+
+def test_a_reference_whose_zip_declares_too_much_is_refused_before_inflating(tmp_path):
+    from lenet_edge.errors import ModelError
+    from lenet_edge.npz_files import load_npz
+
+    path = tmp_path / "reference.npz"
+    _bomb(path, 10, 300 << 20)  # 300 MiB of zeros behind a 10-image header: < 2 MiB on disk
+    assert path.stat().st_size < 2 << 20
+    with path.open("rb") as handle, pytest.raises(
+            ModelError, match=r"declare more than 268,435,456 bytes uncompressed "
+                              r"\(images.npy: 314,572,928\); refused before inflating"):
+        load_npz(handle, str(path), 256 << 20, ModelError)
+
+
+def test_a_dataset_npz_whose_header_declares_a_huge_array_is_refused(tmp_path):
+    from lenet_edge import data
+    from lenet_edge.errors import DataError
+
+    path = tmp_path / "mnist.npz"
+    _bomb(path, 3_000_000, 1 << 20)  # 2.35 GB declared: over the 2 GiB a dataset may hold
+    with pytest.raises(DataError, match=r"mnist.npz \[images.npy\]: declares a uint8 array "
+                                        r"of shape \(3000000, 28, 28\)"):
+        data._read_npz(path)
