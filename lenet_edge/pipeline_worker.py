@@ -135,7 +135,11 @@ def cpu_seconds() -> float:
 
 
 def run_toolchain(request: dict[str, Any], emit: Emit) -> dict[str, Any]:
-    """Train, then convert in the same process (TensorFlow is imported once)."""
+    """Train, then convert in the same process (TensorFlow is imported once).
+
+    Both happen in train's staging folder, swapped in only once the bundle is complete:
+    an interrupted or failed run leaves `--out` (and its `.previous`) as they were.
+    """
     from lenet_edge.toolchain.convert import convert
     from lenet_edge.toolchain.train import train
     from lenet_edge.train_config import TrainConfig
@@ -150,14 +154,8 @@ def run_toolchain(request: dict[str, Any], emit: Emit) -> dict[str, Any]:
         emit(event="progress", stage="train", done=row["epoch"], total=epochs,
              detail=f"loss {row['loss']:.3f}, acc {row['accuracy']:.3f}{val}")
 
-    record = train(config, request["out"], on_epoch=on_epoch)
-    emit(event="finished", stage="train", cpu_seconds=cpu_seconds(), summary={
-        "epochs": epochs, "test_accuracy": record["test_accuracy"],
-        "train_seconds": record["train_seconds"]})
-
     variants = request["variants"] or None
     total = len(resolve_variants(variants))
-    emit(event="start", stage="convert", total=total, detail="loading the model and data")
     converted: list[str] = []
 
     def on_variant(name: str, seconds: float) -> None:
@@ -165,10 +163,17 @@ def run_toolchain(request: dict[str, Any], emit: Emit) -> dict[str, Any]:
         emit(event="progress", stage="convert", done=len(converted), total=total,
              detail=f"{name} ({seconds:.1f} s)")
 
-    manifest = convert(request["out"], variants, request["calibration_samples"],
-                       progress=on_variant)
-    emit(event="finished", stage="convert", cpu_seconds=cpu_seconds(), summary={
-        "variants": converted, "float_test_accuracy": manifest["float_test_accuracy"]})
+    def convert_staged(staging: Path, record: dict[str, Any]) -> None:
+        emit(event="finished", stage="train", cpu_seconds=cpu_seconds(), summary={
+            "epochs": epochs, "test_accuracy": record["test_accuracy"],
+            "train_seconds": record["train_seconds"]})
+        emit(event="start", stage="convert", total=total, detail="loading the model and data")
+        manifest = convert(staging, variants, request["calibration_samples"],
+                           progress=on_variant)
+        emit(event="finished", stage="convert", cpu_seconds=cpu_seconds(), summary={
+            "variants": converted, "float_test_accuracy": manifest["float_test_accuracy"]})
+
+    train(config, request["out"], on_epoch=on_epoch, then=convert_staged)
     return {}
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +175,34 @@ def test_a_folder_that_is_not_a_model_is_refused_by_the_training_child(run_cli, 
     assert proc.returncode == 5
     assert "holds no lenet-edge model" in proc.stderr.splitlines()[-1]
     assert (out / "holiday.jpg").read_bytes() == b"not ours"
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_an_interrupted_pipeline_leaves_out_and_its_previous_as_they_were(
+        fresh_bundle, cli_env):
+    # Train and convert happen in the staging folder: SIGTERM after training must not leave
+    # a half-built model in --out, nor replace the converted bundle kept in .previous.
+    previous = fresh_bundle.with_name(f"{fresh_bundle.name}.previous")
+    shutil.copytree(fresh_bundle, previous)
+    before = snapshot(fresh_bundle), snapshot(previous)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lenet_edge", "pipeline", "--dataset", "digits", "--epochs", "1",
+         "--out", str(fresh_bundle)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        text=True, env=cli_env())
+    try:
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith("train      done in"):
+                proc.send_signal(signal.SIGTERM)
+                break
+        rest = proc.communicate(timeout=120)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, "".join(seen) + rest
+    assert (snapshot(fresh_bundle), snapshot(previous)) == before
+    assert sorted(p.name for p in fresh_bundle.parent.iterdir()) == ["bundle", "bundle.previous"]

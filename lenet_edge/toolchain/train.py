@@ -18,11 +18,16 @@ from lenet_edge.train_config import TrainConfig
 EpochCallback = Callable[[dict[str, float]], None]
 
 
-def train(config: TrainConfig, out_dir: str | Path, on_epoch: EpochCallback | None = None) -> dict:
+def train(config: TrainConfig, out_dir: str | Path, on_epoch: EpochCallback | None = None,
+          then: Callable[[Path, dict], None] | None = None) -> dict:
     """Train LeNet-5 and write it to `out_dir`; return the training record (train.json).
 
     The model is written to a staging directory beside `out_dir` and swapped in only when
     complete, so an interrupted or failed run leaves the previous model as it was.
+
+    Args:
+        then: called with the staging directory and the record once the model is in it,
+            before the swap (the pipeline converts there: `out_dir` gets a whole bundle).
     """
     config = config.resolved()
     out_dir = Path(out_dir)
@@ -34,7 +39,10 @@ def train(config: TrainConfig, out_dir: str | Path, on_epoch: EpochCallback | No
     dataset = data.load_dataset(config.dataset, config.data_dir)
     # A new model means a new bundle: the old variants and results move to OUT.previous.
     with output_dirs.replaced_directory(out_dir, output_dirs.MODEL_DIR) as staging:
-        return _fit_and_save(config, dataset, staging, on_epoch)
+        record = _fit_and_save(config, dataset, staging, on_epoch)
+        if then is not None:
+            then(staging, record)
+        return record
 
 
 def _fit_and_save(config: TrainConfig, dataset, staging: Path, on_epoch) -> dict:
