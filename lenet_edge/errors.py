@@ -7,7 +7,15 @@ Exit codes (also in the README):
     130 interrupted (Ctrl-C, SIGINT), 143 terminated (SIGTERM), 129 hung up (SIGHUP).
 
 A signal is 128 + its number, as a shell reports it; all three unwind the same way, removing
-staging folders and temporary files (lenet_edge/interrupts.py).
+staging folders and temporary files (lenet_edge/interrupts.py). An exception that follows a
+signal (an ImportError from a C extension whose import it cut short) is reported as the
+signal. A signal after the command finished is said in one line and the exit code stands:
+the work is done and its outputs are in place.
+
+stdout (cli/stdout.py): full or closed is 5 with one line, like any output. A reader that has
+gone (`lenet-edge verify --json - | head -c1`) is 141 = 128 + SIGPIPE with no message, what
+`yes | head` gives: the reader chose to stop, nothing failed that needs saying, and
+`set -o pipefail` scripts still see that the output was cut short.
 """
 
 from __future__ import annotations

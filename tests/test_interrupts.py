@@ -107,3 +107,53 @@ def test_sigterm_to_the_pipeline_stops_its_children_and_cleans_up(cli_env, tmp_p
     assert one_line(rest) == "lenet-edge: terminated (SIGTERM)"
     assert children and not any(Path(f"/proc/{pid}").exists() for pid in children)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_signal_cut_into_an_import_is_reported_as_the_signal(cli_env, tmp_path, run_cli,
+                                                                fresh_bundle):
+    # A C extension's import (onnxruntime's) turns the exception our handler raises into
+    # ImportError("initialization failed"): this stand-in does the same, deterministically.
+    fake = tmp_path / "fake" / "onnxruntime"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        "import os, signal, time\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(5)\n"
+        "except BaseException:\n"
+        "    raise ImportError('initialization failed') from None\n")
+    env = {"PYTHONPATH": f"{fake.parent}{os.pathsep}{cli_env()['PYTHONPATH']}"}
+    proc = run_cli("verify", fresh_bundle, "--variant", "onnx-fp32", "--no-save", check=False,
+                   env=env, timeout=120)
+    assert proc.returncode == 143, proc.stderr
+    assert one_line(proc.stderr) == "lenet-edge: terminated (SIGTERM)"
+
+
+# The interpreter kept alive after the command finished (a slow shutdown): a thread that
+# outlives the main one, as Python joins such threads before it exits.
+LINGER = """
+import sys, threading, time
+from lenet_edge.cli import main
+
+def linger():
+    threading.main_thread().join()
+    print("lingering", file=sys.stderr, flush=True)
+    time.sleep(5)
+
+threading.Thread(target=linger).start()
+sys.argv[0] = "lenet-edge"
+main()
+"""
+
+
+def test_a_signal_after_the_command_finished_is_said_and_the_exit_code_stands(
+        cli_env, fresh_bundle):
+    proc = subprocess.Popen([sys.executable, "-c", LINGER, "inspect",
+                             fresh_bundle / "lenet5_fp32.tflite"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=cli_env())
+    rest = signal_when(proc, "lingering", signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0, rest  # the work is done: its exit code stands
+    assert one_line(rest) == ("lenet-edge: terminated (SIGTERM) after the command had "
+                              "finished; its exit code stands")
+    assert "fp32" in proc.stdout.read()  # the table was printed in full

@@ -8,6 +8,7 @@ commands import the toolchain inside their bodies, so `--help` stays instant.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import traceback
@@ -16,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from lenet_edge import __version__, interrupts
+from lenet_edge.cli import stdout
 from lenet_edge.errors import LenetEdgeError
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, not bad input
@@ -38,6 +40,11 @@ def _one_line(message: str) -> str:
 
 
 def _fail(message: str, code: int) -> None:
+    if interrupts.received() is not None:
+        # What a signal set off is the signal: raised inside a C extension's import it
+        # surfaces as ImportError ("initialization failed"), or as a missing dependency.
+        _interrupted()
+    interrupts.settle()
     first_line = _one_line(message)
     _say(f"lenet-edge: error: {first_line}")
     sys.exit(code)
@@ -45,9 +52,20 @@ def _fail(message: str, code: int) -> None:
 
 def _interrupted() -> None:
     """One line and 128 + the signal: 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP."""
+    interrupts.settle()
     code = interrupts.exit_code()
     _say(f"lenet-edge: {interrupts.describe(code)}")
     sys.exit(code)
+
+
+def _stdout_failed(exc: stdout.StdoutError) -> None:
+    """stdout full or closed: exit 5, one line. Its reader gone (EPIPE): exit 141, quietly,
+    as `yes | head` does (errors.py); no "Exception ignored" at exit either way."""
+    stdout.silence()
+    if exc.errno == errno.EPIPE and interrupts.received() is None:
+        interrupts.settle()
+        sys.exit(stdout.BROKEN_PIPE)
+    _fail(str(exc), exc.exit_code)
 
 
 class _Group(TyperGroup):
@@ -59,11 +77,14 @@ class _Group(TyperGroup):
         with interrupts.handled():
             try:
                 rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+                stdout.flush()  # a full or closed stdout fails here, as exit 5
             except typer.TyperException as exc:
                 if type(exc).__name__ == "NoArgsIsHelpError":
                     typer.echo(exc.format_message(), err=True)
                     sys.exit(0)
                 _fail(exc.format_message(), getattr(exc, "exit_code", 2))
+            except stdout.StdoutError as exc:
+                _stdout_failed(exc)
             except LenetEdgeError as exc:
                 _fail(str(exc), exc.exit_code)
             except (KeyboardInterrupt, typer.Abort):
@@ -77,8 +98,14 @@ class _Group(TyperGroup):
                     INTERNAL_ERROR,
                 )
             code = rv if isinstance(rv, int) else 0
-            if code == 130:  # typer turns any KeyboardInterrupt into a silent 130
+            # 130: typer turns any KeyboardInterrupt into a silent one. A signal received
+            # but swallowed on the way (a C extension's import) may have cut the work short.
+            if code == 130 or interrupts.received() is not None:
                 _interrupted()
+            # Done: a signal from here on is said in one line and the exit code stands
+            # (interrupts.settle). The work is complete and its outputs are in place, so
+            # 143 would tell a caller it was not; see also main().
+            interrupts.settle()
         if standalone_mode:
             sys.exit(code)
         return code
@@ -146,5 +173,16 @@ _register()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: signal handlers and the stdout guard for the whole process."""
+    import atexit
+
+    interrupts.for_process()
+    # At exit, after the threads are joined and the callbacks of later imports ran (atexit
+    # is LIFO): until then a late signal is said by the handler in one line; after it, in
+    # Python's own teardown, which restores the default (a silent 143), it is ignored.
+    atexit.register(interrupts.ignore_from_now_on)
+    stdout.guard()
+    try:
+        app()
+    finally:
+        stdout.flush_quietly()  # the exit code is decided: a failure here only silences
