@@ -88,7 +88,7 @@ def read_manifest(bundle_dir: str | os.PathLike) -> dict[str, Any]:
     path = Path(bundle_dir) / MANIFEST
     if not Path(bundle_dir).is_dir():
         raise ModelError(f"{bundle_dir}: not a directory (expected a model bundle)")
-    if not path.is_file():
+    if not os.path.lexists(path):  # a FIFO, device, folder or link loop: read_json names it
         raise ModelError(f"{path}: no manifest; run 'lenet-edge convert {bundle_dir}' first")
     manifest = input_files.read_json(path, input_files.MANIFEST)
     if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION:

@@ -272,3 +272,44 @@ def test_a_dataset_npz_whose_header_declares_a_huge_array_is_refused(tmp_path):
     with pytest.raises(DataError, match=r"mnist.npz \[images.npy\]: declares a uint8 array "
                                         r"of shape \(3000000, 28, 28\)"):
         data._read_npz(path)
+
+
+# --- a manifest.json that is not a file -----------------------------------------------------
+
+
+# Before: each was "no manifest; run 'lenet-edge convert' first", although one is there.
+@pytest.mark.parametrize(("kind", "message"), [
+    ("fifo", "a FIFO (named pipe), not a JSON manifest"),
+    ("dev-zero", "a character device, not a JSON manifest"),
+    ("directory", "a directory, not a JSON manifest"),
+    ("loop", "cannot read (Too many levels of symbolic links)"),
+])
+def test_a_manifest_that_is_not_a_file_says_what_it_is(bundle_dir, run_cli, kind, message):
+    manifest = bundle_dir / "manifest.json"
+    manifest.unlink()
+    if kind == "fifo":
+        os.mkfifo(manifest)
+    elif kind == "dev-zero":
+        manifest.symlink_to("/dev/zero")
+    elif kind == "directory":
+        manifest.mkdir()
+    else:
+        manifest.symlink_to(manifest)
+    proc = run_cli("verify", bundle_dir, "--variant", "fp32", check=False, timeout=TIMEOUT)
+    assert_refused(proc, MODEL, f"{manifest}: {message}")
+    assert "no manifest" not in proc.stderr
+
+
+def test_a_bundle_without_a_manifest_still_says_to_convert(bundle_dir, run_cli):
+    (bundle_dir / "manifest.json").unlink()
+    proc = run_cli("verify", bundle_dir, "--variant", "fp32", check=False, timeout=TIMEOUT)
+    assert_refused(proc, MODEL, "no manifest; run 'lenet-edge convert")
+
+
+# Before: "--json and --junit both write /dev/null" (exit 2): a device takes any number.
+def test_several_outputs_to_dev_null_are_not_the_same_file(digits_bundle, run_cli):
+    proc = run_cli("verify", digits_bundle, "--variant", "fp32", "--limit", "40", "--no-save",
+                   "--json", "/dev/null", "--junit", "/dev/null", "--markdown", "/dev/null",
+                   check=False, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    assert "both write" not in proc.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Annotated
 
@@ -52,11 +53,11 @@ def check_outputs(model_dir: Path, outputs: dict[str, Path | None]) -> None:
     protected = _bundle_files(model_dir)
     seen: dict[Path, str] = {}
     for option, path in chosen.items():
-        resolved = path.resolve()  # follows symlinks: a link to the manifest is the manifest
+        resolved = _real(path)  # follows symlinks: a link to the manifest is the manifest
         if resolved in protected:
             raise UsageError(f"{option} {path}: that is the bundle's own {resolved.name}; "
                              "choose a report file name (e.g. verify.json)")
-        if resolved in seen:
+        if resolved in seen and not _is_char_device(resolved):  # /dev/null takes any number
             raise UsageError(f"{seen[resolved]} and {option} both write {path}; give each its own")
         seen[resolved] = option
         if resolved.is_dir():
@@ -78,7 +79,20 @@ def _bundle_files(model_dir: Path) -> set[Path]:
         names |= {entry["file"] for entry in manifest["artifacts"].values()}
         if isinstance(manifest.get("reference"), dict) and "file" in manifest["reference"]:
             names.add(str(manifest["reference"]["file"]))
-    return {(Path(model_dir) / name).resolve() for name in names}
+    return {_real(Path(model_dir) / name) for name in names}
+
+
+def _real(path: Path) -> Path:
+    """The path with symlinks followed; a link loop stays as it is (Path.resolve raises
+    RuntimeError on one in Python 3.11; the read or write then names the loop)."""
+    return Path(os.path.realpath(path))
+
+
+def _is_char_device(path: Path) -> bool:
+    try:
+        return stat.S_ISCHR(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _check_folder(path: Path) -> None:
