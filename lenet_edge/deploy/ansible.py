@@ -11,6 +11,7 @@ the SSH path's lock file, so an Ansible run and `lenet-edge deploy` exclude each
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 from pathlib import Path
@@ -21,6 +22,7 @@ from lenet_edge.deploy.device_bundle import pack
 from lenet_edge.deploy.device_checks import GATE_FAILED
 from lenet_edge.deploy.wheel import build_wheel
 from lenet_edge.deploy.wheelhouse import install_spec, pip_options, wheelhouse_files
+from lenet_edge.errors import OutputError
 
 PLAYBOOK = "deploy.yml"
 INVENTORY = "inventory.ini"
@@ -220,14 +222,26 @@ def emit_ansible(model_dir: str | Path, entries, config: DeployConfig, out_dir: 
         entries: inventory.HostEntry rows (checked hosts) for the inventory.
 
     Raises:
-        OutputError: `out_dir` is a file or a non-empty directory we did not write, or it
-            cannot be written.
+        OutputError: `out_dir` is a file, a non-empty directory we did not write (a model
+            folder too), is or holds or is inside the bundle, or cannot be written.
     """
+    _check_apart(model_dir, out_dir)
     out = output_dirs.check_replaceable(out_dir, output_dirs.ANSIBLE_DIR)  # marker rule
     device_bundle = pack(model_dir, config.variants)
     with output_dirs.replaced_directory(out, output_dirs.ANSIBLE_DIR) as staging:
         _write_tree(staging, model_dir, device_bundle, entries, config)
     return [out / PLAYBOOK, out / INVENTORY, out / "bundle", out / "wheels"]
+
+
+def _check_apart(model_dir, out_dir) -> None:
+    """Refuse an --emit-ansible folder that is, is inside, or holds the bundle: replacing
+    it would replace (or move) the model being deployed."""
+    model, out = Path(os.path.realpath(model_dir)), Path(os.path.realpath(out_dir))
+    where = ("is" if out == model else "is inside" if model in out.parents
+             else "holds" if out in model.parents else None)
+    if where:
+        raise OutputError(f"--emit-ansible {out_dir} {where} the bundle being deployed "
+                          f"({model_dir}); choose a folder outside it")
 
 
 def _write_tree(out: Path, model_dir, device_bundle, entries, config: DeployConfig) -> None:

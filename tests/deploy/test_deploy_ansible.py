@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from synthetic_bundle import current_release
 
-from lenet_edge import bundle
+from lenet_edge import bundle, output_dirs
 
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
@@ -69,6 +70,49 @@ def test_emit_refuses_a_directory_it_did_not_write(run_cli, synthetic_bundle, tm
     assert proc.returncode == 5, proc.stderr
     assert "not written by --emit-ansible" in proc.stderr
     assert [p.name for p in out.iterdir()] == ["holiday.jpg"]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_emit_refuses_a_model_folder_and_the_bundle_itself(run_cli, synthetic_bundle, tmp_path):
+    # A model folder carries lenet-edge's marker too: it must not pass for a playbook folder.
+    output_dirs.write_marker(synthetic_bundle, output_dirs.MODEL_DIR)  # as train writes it
+    user_files = {"deploy.yml": b"- hosts: mine\n", "bundle/mine.txt": b"mine",
+                  "wheels/my-1.0-py3-none-any.whl": b"PK my wheel"}
+    for name, data in user_files.items():
+        (synthetic_bundle / name).parent.mkdir(exist_ok=True)
+        (synthetic_bundle / name).write_bytes(data)
+    other = tmp_path / "other-model"
+    shutil.copytree(synthetic_bundle, other)
+    before = snapshot(synthetic_bundle), snapshot(other)
+    for out, reason in ((synthetic_bundle, "is the bundle being deployed"),
+                        (synthetic_bundle / "ansible", "is inside the bundle being deployed"),
+                        (tmp_path, "holds the bundle being deployed"),
+                        (other, "is a lenet-edge model folder (.lenet-edge says 'model'), "
+                                "not an --emit-ansible folder")):
+        proc = run_cli("deploy", synthetic_bundle, "10.0.0.5", "--emit-ansible", out,
+                       check=False)
+        assert proc.returncode == 5, proc.stderr
+        [line] = proc.stderr.splitlines()
+        assert f"--emit-ansible {out} {reason}" in line
+    assert (snapshot(synthetic_bundle), snapshot(other)) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "other-model"]
+
+
+def test_re_emitting_keeps_the_users_files_inside_bundle_and_wheels(
+    run_cli, synthetic_bundle, tmp_path
+):
+    out = tmp_path / "a27"
+    run_cli("deploy", synthetic_bundle, "10.0.0.5", "--emit-ansible", out)
+    (out / "notes.txt").write_bytes(b"top level")
+    (out / "bundle" / "extra.bin").write_bytes(b"\x00labels")
+    proc = run_cli("deploy", synthetic_bundle, "10.0.0.5", "--emit-ansible", out)
+    assert (out / "notes.txt").read_bytes() == b"top level"
+    assert (out / "bundle" / "extra.bin").read_bytes() == b"\x00labels"
+    assert "bundle/extra.bin" in proc.stderr  # named: the playbook uploads it with the bundle
 
 
 def test_emit_into_an_unwritable_place_is_an_output_error(run_cli, synthetic_bundle):
