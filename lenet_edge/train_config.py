@@ -33,6 +33,12 @@ SCHEDULES = ("cosine", "constant")
 # Keras seeds NumPy's legacy generator, which takes 0..2**32-1: a larger seed would fail only
 # after TensorFlow has loaded, as an internal error.
 MAX_SEED = 2**32 - 1
+# LeNet-5 converges in 15-30 epochs; 10,000 is days of training on a CPU already, and a larger
+# number is a typo (a value past 2**63 failed only inside TensorFlow, as an internal error).
+MAX_EPOCHS = 10_000
+# 65,536 is more than MNIST's whole training set in one step; past 2**63 Keras raised
+# OverflowError (exit 70).
+MAX_BATCH_SIZE = 65_536
 
 
 @dataclass(frozen=True)
@@ -74,8 +80,9 @@ class TrainConfig:
         # math.isfinite first: inf passes `> 0` and trains a NaN model; NaN fails every
         # comparison, so a range check alone would word its message wrongly.
         checks = [
-            (epochs >= 1, f"epochs must be >= 1, got {epochs}"),
-            (batch_size >= 1, f"batch size must be >= 1, got {batch_size}"),
+            (1 <= epochs <= MAX_EPOCHS, f"epochs must be in 1..{MAX_EPOCHS:,}, got {epochs}"),
+            (1 <= batch_size <= MAX_BATCH_SIZE,
+             f"batch size must be in 1..{MAX_BATCH_SIZE:,}, got {batch_size}"),
             (_finite(self.learning_rate) and self.learning_rate > 0,
              f"learning rate must be > 0 and finite, got {self.learning_rate}"),
             (_finite(warmup) and 0 <= warmup < epochs,

@@ -64,19 +64,46 @@ def test_benchmark_refuses_a_run_that_would_never_end(run_cli, tmp_path, option,
     assert message in error_line(proc)
 
 
+# Before: exit 70 inside TensorFlow (2**64), OverflowError (batch 2**64), or days of
+# training accepted (10**8 epochs).
+TOO_LONG = [
+    (["--epochs", str(2**64)], f"epochs must be in 1..10,000, got {2**64}"),
+    (["--epochs", "100000000"], "epochs must be in 1..10,000, got 100000000"),
+    (["--batch-size", str(2**64)], f"batch size must be in 1..65,536, got {2**64}"),
+]
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--learning-rate", "inf"], "learning rate must be > 0 and finite, got inf"),
     (["--learning-rate", "nan"], "learning rate must be > 0 and finite, got nan"),
     (["--weight-decay", "inf"], "weight decay must be >= 0 and finite, got inf"),
     (["--seed", str(2**64)], f"seed must be in 0..{2**32 - 1}, got {2**64}"),
+    *TOO_LONG,
 ])
 def test_values_that_break_training_are_refused_before_tensorflow(run_cli, tmp_path, args,
-                                                                  message):
+                                                                  message, command="train"):
     out = tmp_path / "model"
-    proc = run_cli("train", "--dataset", "digits", *args, "--out", out, check=False, timeout=60)
+    proc = run_cli(command, "--dataset", "digits", *args, "--out", out, check=False, timeout=60)
     assert proc.returncode == 2
     assert message in error_line(proc)
+    assert "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("args", "message"), TOO_LONG)
+def test_the_pipeline_refuses_a_run_that_would_never_end(run_cli, tmp_path, args, message):
+    test_values_that_break_training_are_refused_before_tensorflow(run_cli, tmp_path, args,
+                                                                  message, "pipeline")
+
+
+# Before: ssh refused the value itself, "ssh failed (invalid time value)", exit 7.
+@pytest.mark.parametrize("value", [str(2**64), "3601"])
+def test_deploy_refuses_a_connect_timeout_over_an_hour(run_cli, tmp_path, value):
+    bundle_dir = fake_bundle(tmp_path / "bundle")
+    proc = run_cli("deploy", bundle_dir, "pi@127.0.0.1", "--connect-timeout", value,
+                   check=False, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert f"invalid --connect-timeout {value}: 1 to 3600 s" in error_line(proc)
 
 
 def test_a_diverging_run_exits_1_and_keeps_the_previous_model(run_cli, tmp_path):

@@ -85,6 +85,11 @@ def check_user(user: str) -> str:
     return user
 
 
+# An hour: a device that does not answer within it is not coming; past ~2**31 ssh itself
+# refused the value ("invalid time value", reported as exit 7, a failed connection).
+MAX_CONNECT_TIMEOUT = 3600
+
+
 @dataclass(frozen=True)
 class SshOptions:
     """How to reach devices; each field maps to one `lenet-edge deploy` option."""
@@ -103,5 +108,6 @@ class SshOptions:
         for option in self.extra:
             if not _OPTION_RE.fullmatch(option):
                 raise UsageError(f"invalid --ssh-option {option!r}: expected KEY=VALUE")
-        if self.connect_timeout < 1:
-            raise UsageError(f"invalid --connect-timeout {self.connect_timeout}: at least 1 s")
+        if not 1 <= self.connect_timeout <= MAX_CONNECT_TIMEOUT:
+            raise UsageError(f"invalid --connect-timeout {self.connect_timeout}: 1 to "
+                             f"{MAX_CONNECT_TIMEOUT} s")
