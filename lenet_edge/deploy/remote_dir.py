@@ -10,10 +10,12 @@ Nothing lenet-edge did not write is ever deleted there:
   `current` -> `releases/<our id>`, or `venv/lenet-edge-wheel.sha256`, or nothing but names
   such a deploy writes (a first deploy rolled back or stopped early; `only_ours`). Anything
   else is refused, naming what was found, and nothing there is changed.
-- Prune and cleanup touch only `releases/<id>[.failed|.partial]` and `results/<id>-<kind>.json`
-  whose id matches `RELEASE_ID`; a complete or failed release must also hold our manifest.json.
-  A `.partial` directory may lack it (an interrupted upload): its name and the marker of the
-  directory it sits in vouch for it.
+- Prune and cleanup touch only `releases/<id>[.failed|.partial]` whose id matches
+  `RELEASE_ID` and that hold nothing but a device bundle's files (manifest.json and the files
+  it names; `bundle_only`): a release the user put a file into is kept, and named. A complete
+  or failed release must also hold our manifest.json; a `.partial` one may lack it (an
+  interrupted upload). `results/<id>-<kind>.json` goes only with a release pruned in the
+  same run: our naming alone does not make a file ours.
 
 The scripts are constant `sh -c` programs taking their parameters as "$1", "$2", ... (ssh.py);
 the emitted Ansible playbook runs the same ones.
@@ -108,8 +110,33 @@ fi
 echo "$state"
 """
 
-# $1 root, $2 the live release, $3 the previous one (both kept).
-PRUNE_SCRIPT = OUR_ID_SH + r"""
+# `bundle_only DIR`: whether DIR holds nothing but the files a device bundle is made of:
+# its manifest.json and the files that manifest names ("file": "NAME", as strict_json writes
+# it: reference.npz and the model files). Without a manifest (an upload cut short: the tar
+# is sorted, manifest.json comes after the lenet5_* models) only the names convert gives
+# models and the reference pass. A user's note, a sub-folder or a symlink keeps the release.
+_BUNDLE_ONLY_SH = r"""
+bundle_only() {
+  for b_item in "$1"/* "$1"/.[!.]* "$1"/..?*; do  # b_: sh has no locals; callers use name
+    [ -e "$b_item" ] || [ -L "$b_item" ] || continue
+    [ -f "$b_item" ] && [ ! -L "$b_item" ] || return 1
+    b_name=${b_item##*/}
+    [ "$b_name" = manifest.json ] && continue
+    if [ -f "$1/manifest.json" ]; then
+      grep -q -F -e "\"file\": \"$b_name\"" "$1/manifest.json" || return 1
+    else
+      case "$b_name" in reference.npz|lenet5_*.tflite|lenet5_*.onnx) ;; *) return 1 ;; esac
+    fi
+  done
+}
+"""
+
+# $1 root, $2 the live release, $3 the previous one (both kept). Prints, one a line, the
+# releases kept because they hold files lenet-edge did not write. Results files go only
+# with a release this run removes: a results/<our id>-verify.json without such a release may
+# be the user's (our naming, their file).
+PRUNE_SCRIPT = OUR_ID_SH + _BUNDLE_ONLY_SH + r"""
+pruned=" "
 for path in "$1"/releases/*; do
   name=${path##*/}; id=${name%.partial}; id=${id%.failed}
   [ -d "$path" ] && [ ! -L "$path" ] && our_id "$id" || continue
@@ -118,22 +145,27 @@ for path in "$1"/releases/*; do
     *.partial) ;;
     *) [ -f "$path/manifest.json" ] || continue ;;
   esac
+  if ! bundle_only "$path"; then echo "releases/$name"; continue; fi
   rm -rf -- "$path" || exit 15
+  pruned="$pruned$id "
 done
 for path in "$1"/results/*-verify.json "$1"/results/*-benchmark.json; do
   name=${path##*/}; id=${name%-verify.json}; id=${id%-benchmark.json}
   [ -f "$path" ] && [ ! -L "$path" ] && our_id "$id" || continue
-  case "$id" in "$2"|"$3") continue ;; esac
+  case "$pruned" in *" $id "*) ;; *) continue ;; esac
   rm -f -- "$path" || exit 15
 done
 exit 0
 """
 
-# $1 root: stale `<id>.partial` uploads of an interrupted deploy (run under the lock).
-CLEAN_PARTIAL_SH = r"""
+# $1 root: stale `<id>.partial` uploads of an interrupted deploy (run under the lock); one
+# holding anything a device bundle does not is left alone.
+CLEAN_PARTIAL_SH = _BUNDLE_ONLY_SH + r"""
 for path in "$1"/releases/*.partial; do
   id=${path##*/}; id=${id%.partial}
-  if [ -d "$path" ] && [ ! -L "$path" ] && our_id "$id"; then rm -rf -- "$path" || exit 10; fi
+  if [ -d "$path" ] && [ ! -L "$path" ] && our_id "$id" && bundle_only "$path"; then
+    rm -rf -- "$path" || exit 10
+  fi
 done
 """
 
@@ -209,9 +241,22 @@ def claim(transport: Transport, layout: RemoteLayout) -> str:
 
 def prune_releases(
     transport: Transport, layout: RemoteLayout, current_id: str, previous_id: str
-) -> None:
-    """Remove our releases (and their results) but the live one and the one before it."""
+) -> list[str]:
+    """Remove our releases (and their results) but the live one and the one before it.
+
+    Returns:
+        The releases kept although old, because they hold files lenet-edge did not write
+        (`releases/<id>`), for the caller to name.
+    """
     proc = transport.run(PRUNE_SCRIPT, [layout.root, current_id, previous_id])
     if proc.returncode:
         raise DeviceError(f"{transport.target.label}: cannot prune old releases: "
                           f"{first_line(proc.stderr)}")
+    return proc.stdout.decode(errors="replace").splitlines()
+
+
+def kept_message(label: str, kept: list[str]) -> str:
+    """The line that says which old releases prune left, and why."""
+    return (f"{label}: kept {', '.join(kept)}: "
+            f"{'it holds' if len(kept) == 1 else 'they hold'} files lenet-edge did not write; "
+            "remove them by hand when done")

@@ -199,3 +199,109 @@ def test_claim_takes_new_and_earlier_deploys_and_refuses_anything_else(tmp_path,
     else:
         assert (proc.returncode, proc.stdout.strip()) == (0, expected), proc.stderr
         assert tree(root) == sorted([*before, MARKER])
+
+
+# --- prune: only what lenet-edge wrote, checked with the local sh as on the device ----------
+
+OLDER, PREVIOUS, LIVE = ("20250101T000000Z-000001", "20250102T000000Z-000002",
+                         "20250103T000000Z-000003")
+
+
+def _release(root, name: str, *extra: str) -> None:
+    """releases/NAME as deploy leaves it (manifest naming its files), plus `extra` files."""
+    folder = root / "releases" / name
+    folder.mkdir(parents=True)
+    files = {"reference.npz": b"npz", "lenet5_int8.tflite": b"tfl3"}
+    manifest = {"reference": {"file": "reference.npz"},
+                "artifacts": {"int8": {"file": "lenet5_int8.tflite"}}}
+    for file_name, data in files.items():
+        (folder / file_name).write_bytes(data)
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    for file_name in extra:
+        (folder / file_name).write_bytes(b"the user's")
+
+
+def _prune(root):
+    import subprocess
+
+    from lenet_edge.deploy.remote_dir import PRUNE_SCRIPT
+
+    return subprocess.run(["sh", "-c", PRUNE_SCRIPT, "sh", str(root), LIVE, PREVIOUS],
+                          capture_output=True, text=True, check=True)
+
+
+def test_prune_keeps_an_old_release_holding_a_user_file_and_names_it(tmp_path):
+    # Before: releases/<old>/mynote.txt was deleted with the release.
+    root = tmp_path / "lenet-edge"
+    for name in (PREVIOUS, LIVE):
+        _release(root, name)
+    _release(root, OLDER, "mynote.txt")
+    _release(root, "20250101T000000Z-00000a")  # old and all ours: pruned
+    for release in (OLDER, "20250101T000000Z-00000a"):
+        (root / "results").mkdir(exist_ok=True)
+        (root / "results" / f"{release}-verify.json").write_text("{}")
+    proc = _prune(root)
+    assert proc.stdout.splitlines() == [f"releases/{OLDER}"]
+    assert (root / "releases" / OLDER / "mynote.txt").read_bytes() == b"the user's"
+    assert (root / "results" / f"{OLDER}-verify.json").is_file()  # its release stays
+    assert not (root / "releases" / "20250101T000000Z-00000a").exists()
+    assert not (root / "results" / "20250101T000000Z-00000a-verify.json").exists()
+    assert sorted(p.name for p in (root / "releases").iterdir()) == [OLDER, PREVIOUS, LIVE]
+
+
+@pytest.mark.parametrize("extra", ["sub/dir.txt", ".hidden", "link"])
+def test_prune_keeps_a_release_with_anything_a_bundle_does_not_hold(tmp_path, extra):
+    root = tmp_path / "lenet-edge"
+    _release(root, OLDER)
+    target = root / "releases" / OLDER / extra
+    if extra == "link":
+        target.symlink_to("reference.npz")
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"x")
+    assert _prune(root).stdout.splitlines() == [f"releases/{OLDER}"]
+    assert target.exists() or target.is_symlink()
+
+
+def test_prune_never_deletes_results_files_of_releases_it_did_not_remove(tmp_path):
+    # Before: results/20200101T000000Z-abcdef-verify.json (our naming, the user's file, no
+    # such release) was deleted by the next deploy.
+    root = tmp_path / "lenet-edge"
+    _release(root, LIVE)
+    (root / "results").mkdir()
+    theirs = root / "results" / "20200101T000000Z-abcdef-verify.json"
+    theirs.write_text('{"mine": true}')
+    _prune(root)
+    assert theirs.read_text() == '{"mine": true}'
+
+
+def test_clean_partial_keeps_a_partial_upload_holding_a_user_file(tmp_path):
+    import subprocess
+
+    from lenet_edge.deploy.remote_dir import CLEAN_PARTIAL_SH, OUR_ID_SH
+
+    root = tmp_path / "lenet-edge"
+    (root / "releases" / f"{OLDER}.partial").mkdir(parents=True)
+    (root / "releases" / f"{OLDER}.partial" / "lenet5_int8.tflite").write_bytes(b"tfl3")
+    (root / "releases" / f"{PREVIOUS}.partial").mkdir()
+    (root / "releases" / f"{PREVIOUS}.partial" / "notes.txt").write_bytes(b"mine")
+    subprocess.run(["sh", "-c", OUR_ID_SH + CLEAN_PARTIAL_SH, "sh", str(root)], check=True)
+    assert sorted(p.name for p in (root / "releases").iterdir()) == [f"{PREVIOUS}.partial"]
+
+
+def test_repeated_deploys_keep_a_release_and_results_the_user_wrote_into(
+    run_cli, synthetic_bundle, tmp_path, remote_dir, ssh_args, device_python
+):
+    # Before: releases/<first>/mynote.txt went with the pruned release, and
+    # results/20200101T000000Z-abcdef-verify.json (our naming, no such release) was deleted.
+    first = json.loads(deploy_cli(run_cli, synthetic_bundle, remote_dir, ssh_args,
+                                  device_python, "--json").stdout)["release"]
+    (remote_dir / "results").mkdir(exist_ok=True)
+    before = put_user_files(remote_dir, {
+        f"releases/{first}/mynote.txt": b"tested on the bench, 2026-11-30\n",
+        "results/20200101T000000Z-abcdef-verify.json": b'{"mine": true}\n'})
+    newer = make_synthetic_bundle(tmp_path / "newer", seed=1)
+    for _ in range(2):
+        deploy_cli(run_cli, newer, remote_dir, ssh_args, device_python)
+    assert {name: bundle.sha256_file(remote_dir / name) for name in before} == before
+    assert (remote_dir / "releases" / first / "manifest.json").is_file()  # kept whole
