@@ -129,7 +129,7 @@ Progress = Callable[[StageUpdate], None]
 def check_config(config: PipelineConfig) -> None:
     """Raise the UsageError (or MissingDependencyError) a stage would, before anything runs."""
     from lenet_edge.runtime.runtimes import AUTO, check_runtime_name, get_runtime
-    from lenet_edge.runtime.timing import TimingPolicy
+    from lenet_edge.runtime.timing import MAX_MIN_TIME, TimingPolicy
     from lenet_edge.runtime.verify import check_gates
     from lenet_edge.variants import resolve_variants
 
@@ -142,6 +142,9 @@ def check_config(config: PipelineConfig) -> None:
             and b.min_time >= 0):  # named here: TimingPolicy would call it --min-time
         raise errors.UsageError(f"--bench-time must be a number of seconds >= 0, "
                                 f"got {b.min_time!r}")
+    if b.min_time > MAX_MIN_TIME:
+        raise errors.UsageError(f"--bench-time must be at most {MAX_MIN_TIME:g} seconds, "
+                                f"got {b.min_time:g}")
     TimingPolicy(b.runs, b.min_time, b.warmup, b.warmup_time)
     if isinstance(b.batch, bool) or not isinstance(b.batch, int) or b.batch < 1:
         raise errors.UsageError(f"benchmark batch must be an integer >= 1, got {b.batch!r}")

@@ -127,6 +127,8 @@ def test_an_error_in_a_child_comes_back_as_the_same_error(fresh_bundle):
     (["--min-agreement", "1.5"], "--min-agreement must be within [0, 1]"),
     (["--variant", "int4"], "unknown variant 'int4'"),
     (["--bench-time", "-1"], "--bench-time must be a number of seconds >= 0, got -1.0"),
+    # Before: "--min-time must be at most 60 seconds", an option the pipeline does not have.
+    (["--bench-time", "1e308"], "--bench-time must be at most 60 seconds, got 1e+308"),
 ])
 def test_bad_options_fail_before_training(run_cli, tmp_path, args, message):
     out = tmp_path / "never"
