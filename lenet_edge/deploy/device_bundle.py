@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lenet_edge import bundle
+from lenet_edge.choices import closest
 from lenet_edge.errors import ModelError, UsageError
 from lenet_edge.schema import strict_json
 
@@ -65,7 +66,11 @@ def pack(model_dir: str | Path, variants: Sequence[str] = ()) -> DeviceBundle:
     missing = [name for name in chosen if name not in artifacts]
     if missing or not chosen:
         held = ", ".join(artifacts) or "none (run 'lenet-edge convert' first)"
-        raise UsageError(f"bundle {model_dir} has no variant {', '.join(missing)}; it holds {held}")
+        guesses = [guess for name in missing
+                   if (guess := closest(name, list(artifacts))) is not None]
+        hint = f"did you mean {', '.join(map(repr, guesses))}? " if guesses else ""
+        raise UsageError(f"bundle {model_dir} has no variant "
+                         f"{', '.join(map(repr, missing))}; {hint}it holds {held}")
 
     reference = manifest.get("reference")
     if not isinstance(reference, dict) or "sha256" not in reference:

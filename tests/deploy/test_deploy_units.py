@@ -4,6 +4,7 @@ the ssh command line, the offline-install command."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -104,7 +105,7 @@ def test_device_bundle_holds_only_the_chosen_variants(tmp_path):
     manifest = json.loads(packed.files["manifest.json"])
     assert list(manifest["artifacts"]) == ["int8"]
     assert manifest["reference"] == bundle.read_manifest(model)["reference"]
-    with pytest.raises(UsageError, match="no variant dynamic; it holds fp32, int8, onnx-fp32"):
+    with pytest.raises(UsageError, match="no variant 'dynamic'; it holds fp32, int8, onnx-fp32"):
         pack(model, ["dynamic"])
 
 
@@ -253,3 +254,16 @@ def test_remote_dir_forms(given, root):
 def test_remote_dir_for_another_users_home_is_refused():
     with pytest.raises(UsageError, match="--remote-dir"):
         RemoteLayout.parse("~pi/lenet-edge")
+
+
+# Before: "bundle ... has no variant Int8; it holds fp32, int8, onnx-fp32": no suggestion,
+# where verify, benchmark and pipeline say "did you mean".
+@pytest.mark.parametrize(("names", "message"), [
+    (["Int8"], "has no variant 'Int8'; did you mean 'int8'? it holds fp32, int8, onnx-fp32"),
+    (["onnx_fp32", "int4"], "has no variant 'onnx_fp32', 'int4'; did you mean 'onnx-fp32'? "
+                            "it holds"),
+    (["int4"], "has no variant 'int4'; it holds fp32, int8, onnx-fp32"),
+])
+def test_an_unknown_deploy_variant_gets_a_suggestion(tmp_path, names, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        pack(make_synthetic_bundle(tmp_path / "b"), names)
