@@ -108,6 +108,7 @@ def predict(model: str | os.PathLike, images: Sequence[str | os.PathLike] | np.n
     """
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise UsageError(f"--top-k must be an integer >= 1, got {top_k!r}")
+    _check_order(model, images)
     read = _frames(images)  # every image checked before any model loads
     path = Path(model)
     if path.is_dir():
@@ -225,6 +226,20 @@ def _check_input(runner: Runner, source: str) -> None:
 
 
 # --- images and classes --------------------------------------------------------------------
+
+
+def _check_order(model: str | os.PathLike,
+                 images: Sequence[str | os.PathLike] | np.ndarray) -> None:
+    """A model among the images is arguments swapped (`predict x.npy MODEL`): say so, rather
+    than "MODEL: not a file" from the image reader."""
+    if isinstance(images, np.ndarray):
+        return
+    paths = [images] if isinstance(images, (str, os.PathLike)) else list(images)
+    for image in map(Path, paths):
+        if image.is_dir() or image.suffix.lower() in (".tflite", ".onnx"):
+            raise UsageError(f"{image} is a model, given as an image: the first argument is "
+                             "the model (a bundle folder or a .tflite / .onnx file), the rest "
+                             f"are images (the first given was {model})")
 
 
 def _frames(images: Sequence[str | os.PathLike] | np.ndarray) -> Images:

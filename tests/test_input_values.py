@@ -240,3 +240,22 @@ def test_suggestions_are_only_for_likely_typos():
         check_runtime_name("LiteRT")
     assert closest("tensorrt", ("auto", "litert", "tflite-runtime", "onnxruntime")) is None
     assert "did you mean" not in str(unknown_choice("dataset", ["mnist"], ("mnist",)))
+
+
+# Before: "MODEL: not a file" (exit 3), as if the bundle were a broken picture.
+@pytest.mark.parametrize("model_kind", ["bundle", "tflite"])
+def test_predict_with_swapped_arguments_says_the_model_comes_first(run_cli, tmp_path,
+                                                                   model_kind):
+    import numpy as np
+
+    model = fake_bundle(tmp_path / "m")
+    if model_kind == "tflite":
+        model = model / "lenet5_fp32.tflite"
+        model.write_bytes(b"TFL3")
+    images = tmp_path / "x.npy"
+    np.save(images, np.zeros((28, 28), np.uint8))
+    proc = run_cli("predict", images, model, check=False, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert error_line(proc).endswith(
+        f"{model} is a model, given as an image: the first argument is the model (a bundle "
+        f"folder or a .tflite / .onnx file), the rest are images (the first given was {images})")
