@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -55,15 +56,24 @@ def commands(setup: Setup, bundle: Path) -> dict[str, list[str]]:
     }
 
 
-def run(argv: list[str], env: dict[str, str]) -> float:
-    """Wall seconds of one run; a failed run stops the benchmark (a crash is not fast)."""
+def run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one run; a failed run stops the benchmark.
+
+    CPU time barely moves when other processes take the cores, wall time does: both are shown.
+    """
+    cpu_before = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           env=env, cwd=tempfile.gettempdir())  # no ./lenet_edge shadowing
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return seconds
+    return seconds, _children_cpu() - cpu_before
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def make_bundle(where: Path) -> Path:
@@ -76,13 +86,13 @@ def make_bundle(where: Path) -> Path:
     return model
 
 
-def timings(setups: list[Setup], bundle: Path, reps: int) -> dict[tuple[str, str], list[float]]:
-    """Seconds per (setup, command), interleaved so a busy spell hits every command alike."""
+def timings(setups: list[Setup], bundle: Path, reps: int) -> dict[tuple[str, str], list]:
+    """(wall, CPU) seconds per (setup, command), interleaved so a busy spell hits all alike."""
     plan = [(setup, name, argv) for setup in setups
             for name, argv in commands(setup, bundle).items()]
     for setup, _, argv in plan:  # untimed: byte-compiles and warms the page cache
         run(argv, setup.env())
-    times: dict[tuple[str, str], list[float]] = {(s.label, n): [] for s, n, _ in plan}
+    times: dict[tuple[str, str], list] = {(s.label, n): [] for s, n, _ in plan}
     for _ in range(reps):
         for setup, name, argv in plan:
             times[setup.label, name].append(run(argv, setup.env()))
@@ -90,16 +100,17 @@ def timings(setups: list[Setup], bundle: Path, reps: int) -> dict[tuple[str, str
 
 
 def print_table(setups: list[Setup], bundle: Path, times: dict, reps: int) -> None:
-    print(f"\nmedian wall time of {reps} runs, seconds (min-max in brackets)\n")
-    print(f"| command | {' | '.join(s.label for s in setups)} | target |")
-    print(f"|---|{'---:|' * len(setups)}---:|")
-    for name in commands(setups[0], bundle):
-        cells = []
-        for setup in setups:
-            t = times[setup.label, name]
-            cells.append(f"{statistics.median(t):.3f} ({min(t):.2f}-{max(t):.2f})")
-        target = f"<= {TARGETS[name]:g}" if name in TARGETS else ""
-        print(f"| {name} | {' | '.join(cells)} | {target} |")
+    for kind, index in (("wall", 0), ("CPU (user + system)", 1)):
+        print(f"\nmedian {kind} time of {reps} runs, seconds (min-max in brackets)\n")
+        print(f"| command | {' | '.join(s.label for s in setups)} | target |")
+        print(f"|---|{'---:|' * len(setups)}---:|")
+        for name in commands(setups[0], bundle):
+            cells = []
+            for setup in setups:
+                t = [run[index] for run in times[setup.label, name]]
+                cells.append(f"{statistics.median(t):.3f} ({min(t):.2f}-{max(t):.2f})")
+            target = f"<= {TARGETS[name]:g}" if name in TARGETS and index == 0 else ""
+            print(f"| {name} | {' | '.join(cells)} | {target} |")
 
 
 def import_lines(setup: Setup, args: list[str]) -> list[tuple[int, int, str]]:
