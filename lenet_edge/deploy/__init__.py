@@ -196,23 +196,49 @@ def _deploy_steps(transport, layout, prepared, name, config, progress) -> Deploy
                  f"{remote_dir.MARKER}")
 
     with install.remote_lock(transport, layout, config.lock_timeout):
-        python, facts = _ready_python(transport, layout, prepared, config, facts, progress)
-        result.facts = facts.as_dict()
-        release_id = install.new_release_id()
-        progress(f"upload {prepared.device_bundle.size // 1024} KiB to releases/{release_id}")
-        install.install_release(transport, layout, release_id, prepared.device_bundle)
-        result.release = release_id
+        try:
+            _install_and_check(transport, layout, prepared, config, facts, result, progress)
+        except KeyboardInterrupt:  # a signal: say what the device runs now, then unwind
+            progress(_stopped(result))
+            raise
+    if result.passed is not False:
+        progress(f"live: releases/{result.release}")
+    return result
+
+
+def _install_and_check(transport, layout, prepared, config, facts, result, progress) -> None:
+    """Under the device lock: install, switch, verify (rolling back), benchmark, prune."""
+    python, facts = _ready_python(transport, layout, prepared, config, facts, progress)
+    result.facts = facts.as_dict()
+    release_id = install.new_release_id()
+    progress(f"upload {prepared.device_bundle.size // 1024} KiB to releases/{release_id}")
+    install.install_release(transport, layout, release_id, prepared.device_bundle)
+    result.release = release_id
+    with transport.atomic():  # the one step a signal waits for: then we know what is live
         result.previous = install.switch_current(transport, layout, release_id)
         result.live = release_id
-        if config.verify:
-            _verify(transport, layout, python, prepared, config, result, progress)
-            if not result.passed:
-                return result
-        if config.benchmark:
-            _benchmark(transport, layout, python, prepared, config, result, progress)
-        remote_dir.prune_releases(transport, layout, release_id, result.previous)
-    progress(f"live: releases/{release_id}")
-    return result
+    if config.verify:
+        _verify(transport, layout, python, prepared, config, result, progress)
+        if not result.passed:
+            return
+    if config.benchmark:
+        _benchmark(transport, layout, python, prepared, config, result, progress)
+    remote_dir.prune_releases(transport, layout, release_id, result.previous)
+
+
+def _stopped(result: DeployResult) -> str:
+    """What the device runs after a signal stopped the deploy (a stderr line)."""
+    if result.rolled_back:
+        return f"stopped: rolled back, {_release(result.live)} is live"
+    if result.live:
+        verified = "verified" if result.passed else "not verified: the signal came first"
+        return f"stopped: releases/{result.live} is live (switched before the signal; {verified})"
+    return ("stopped before the switch: the live release is untouched (a partial upload is "
+            "removed by the next deploy)")
+
+
+def _release(release_id: str) -> str:
+    return f"releases/{release_id}" if release_id else "no release"
 
 
 def _ready_python(transport, layout, prepared, config, facts, progress):
@@ -268,9 +294,10 @@ def _verify(transport, layout, python, prepared, config, result, progress) -> No
 
 def _roll_back(transport, layout, result, progress) -> None:
     progress(f"rolling back to {result.previous or 'no release'}")
-    install.roll_back(transport, layout, result.release, result.previous)
-    result.rolled_back = True
-    result.live = result.previous
+    with transport.atomic():  # a signal waits: the device is back on the previous release
+        install.roll_back(transport, layout, result.release, result.previous)
+        result.rolled_back = True
+        result.live = result.previous
 
 
 def _benchmark(transport, layout, python, prepared, config, result, progress) -> None:

@@ -98,41 +98,47 @@ def remote_lock(transport: Transport, layout: RemoteLayout, wait: float) -> Iter
     Raises:
         DeviceError: another deploy kept the lock for `wait` seconds, or it cannot be made.
     """
-    proc = transport.popen(_LOCK, [layout.root, str(int(wait))])
+    # Not taken (refused, or a signal while waiting): the session is ended at once.
+    with transport.session(_LOCK, [layout.root, str(int(wait))]) as proc:
+        _take_lock(transport, layout, wait, proc)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()  # the remote `cat` sees EOF, flock exits, the lock is free
+            try:
+                proc.wait(timeout=10)
+            except Exception:
+                proc.kill()
+                proc.wait()
+
+
+def _take_lock(transport: Transport, layout: RemoteLayout, wait: float, proc) -> None:
+    """Return once the lock session says "locked"; raise why it did not."""
     first: list[bytes] = []
     reader = threading.Thread(target=lambda: first.append(proc.stdout.readline()), daemon=True)
     reader.start()
-    reader.join(wait + transport.options.connect_timeout + 10)
-    try:
-        if not first:
-            raise DeviceError(f"{transport.target.label}: no answer while taking the deploy lock")
-        if first[0].strip() == b"locked":
-            yield
-            return
-        code = proc.wait(timeout=10)
-        stderr = proc.stderr.read()
-        where = f"{transport.target.label}:{layout.root}"
-        if code == LOCK_BUSY:
-            raise DeviceError(
-                f"{where}: another deploy holds .deploy.lock; gave up after {wait:.0f} s "
-                "(raise --lock-timeout to wait longer)"
-            )
-        if first[0].strip() == b"ansible":
-            raise DeviceError(
-                f"{where}: an Ansible deploy holds {ANSIBLE_LOCK_DIR}; if none is running, "
-                f"remove that directory on the device"
-            )
-        if code == SSH_FAILED:
-            raise DeviceError(explain_ssh_failure(transport.target, transport.options, stderr))
-        raise DeviceError(f"{where}: cannot take the deploy lock: {last_line(stderr)}")
-    finally:
-        with contextlib.suppress(OSError):
-            proc.stdin.close()  # the remote `cat` sees EOF, flock exits, the lock is free
-        try:
-            proc.wait(timeout=10)
-        except Exception:
-            proc.kill()
-            proc.wait()
+    reader.join(wait + transport.options.connect_timeout + 10)  # a signal interrupts it
+    if not first:
+        raise DeviceError(f"{transport.target.label}: no answer while taking the deploy lock")
+    if first[0].strip() == b"locked":
+        return
+    code = proc.wait(timeout=10)
+    stderr = proc.stderr.read()
+    where = f"{transport.target.label}:{layout.root}"
+    if code == LOCK_BUSY:
+        raise DeviceError(
+            f"{where}: another deploy holds .deploy.lock; gave up after {wait:.0f} s "
+            "(raise --lock-timeout to wait longer)"
+        )
+    if first[0].strip() == b"ansible":
+        raise DeviceError(
+            f"{where}: an Ansible deploy holds {ANSIBLE_LOCK_DIR}; if none is running, "
+            f"remove that directory on the device"
+        )
+    if code == SSH_FAILED:
+        raise DeviceError(explain_ssh_failure(transport.target, transport.options, stderr))
+    raise DeviceError(f"{where}: cannot take the deploy lock: {last_line(stderr)}")
 
 
 def upload_release(

@@ -15,19 +15,74 @@ Host and user names are validated before any of this runs (target.py).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import select
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from lenet_edge import interrupts
 from lenet_edge.deploy.target import SshOptions, Target
 from lenet_edge.errors import DeviceError, MissingDependencyError
 
 SSH_FAILED = 255  # ssh's own exit code for connection / authentication / host-key failures
+
+# Stopping on a signal (issue 10). Python runs signal handlers in the main thread only: a
+# deploy there is interrupted in its wait, and `_child` terminates the ssh it waited on. A
+# fleet's hosts run in worker threads, which no signal reaches: the main thread calls
+# `stop_all()`, which terminates every running ssh child and makes each later call raise.
+# Calls inside `Transport.atomic()` (the `current` switch) run to the end either way, so the
+# device is never left half-switched and the deploy knows which release is live.
+_stopping = threading.Event()
+_children: dict[subprocess.Popen, bool] = {}  # running ssh calls -> inside atomic()
+_children_lock = threading.Lock()
+_atomic = threading.local()
+
+
+def stop_all() -> None:
+    """Stop every deploy's ssh calls now, except an atomic step under way (see above)."""
+    _stopping.set()
+    with _children_lock:
+        running = [proc for proc, atomic in _children.items() if not atomic]
+    for proc in running:
+        with contextlib.suppress(OSError):
+            proc.terminate()
+
+
+@contextlib.contextmanager
+def stopping_all_on_interrupt() -> Iterator[None]:
+    """Around a wait on worker threads: a signal there stops every ssh call at once, so the
+    workers unwind (and release their device locks) in moments, not after their deploys."""
+    _stopping.clear()
+    try:
+        yield
+    except KeyboardInterrupt:
+        stop_all()
+        raise
+
+
+def _raise_if_stopping() -> None:
+    if _stopping.is_set():
+        raise interrupts.Interrupted(interrupts.received() or signal.SIGINT)
+
+
+def _end(proc: subprocess.Popen) -> None:
+    """Terminate an ssh call that is no longer waited for (ssh closes its channel)."""
+    if proc.poll() is None:
+        with contextlib.suppress(OSError):
+            proc.terminate()
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class Transport:
@@ -74,6 +129,9 @@ class Transport:
             )
         deadline = time.monotonic() + self.options.connect_timeout + 15
         while not self._socket.exists():
+            if _stopping.is_set():
+                self.close()
+                _raise_if_stopping()
             if self._master.poll() is not None or time.monotonic() > deadline:
                 stderr = log.read_bytes()
                 self.close()
@@ -83,8 +141,9 @@ class Transport:
     def close(self) -> None:
         if self._master is not None:
             self._master.terminate()
-            try:
-                self._master.wait(timeout=5)
+            try:  # it exits at once; with a session still open on the device (a signal
+                # stopped its ssh call) it would wait for it: then the kill ends that too
+                self._master.wait(timeout=1)
             except subprocess.TimeoutExpired:
                 self._master.kill()
                 self._master.wait()
@@ -130,6 +189,44 @@ class Transport:
 
     # --- commands --------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """A step that must not stop half-way (the `current` switch): a signal waits for it.
+
+        In the main thread the signal is held (interrupts.deferred) and raised when the
+        block ends; in a worker thread `stop_all()` leaves its ssh call running.
+        """
+        held = (interrupts.deferred() if threading.current_thread() is threading.main_thread()
+                else contextlib.nullcontext())
+        _atomic.on = True
+        try:
+            with held:
+                yield
+        finally:
+            _atomic.on = False
+
+    @contextlib.contextmanager
+    def _child(self, argv: list[str], **popen) -> Iterator[subprocess.Popen]:
+        """One ssh call, stopped with its caller: on any exception (a signal in the main
+        thread) it is terminated, and `stop_all()` can reach it from another thread."""
+        _raise_if_stopping()
+        atomic = getattr(_atomic, "on", False)
+        proc = subprocess.Popen(argv, **popen)
+        with _children_lock:
+            _children[proc] = atomic
+        try:
+            yield proc
+        except BaseException as exc:
+            _end(proc)
+            if not atomic and _stopping.is_set() and not isinstance(exc, KeyboardInterrupt):
+                _raise_if_stopping()  # stopped: what the killed call looked like means nothing
+            raise
+        finally:
+            with _children_lock:
+                _children.pop(proc, None)
+        if not atomic:
+            _raise_if_stopping()  # stopped while it ran: its exit code means nothing
+
     def _command(self, script: str, args: Sequence[str]) -> list[str]:
         if self._master is None:
             raise RuntimeError("Transport used outside 'with Transport(...)'")
@@ -148,15 +245,14 @@ class Transport:
         A non-zero exit of the script is returned for the caller to interpret; a failure of
         ssh itself (connection lost, host key, authentication) raises DeviceError.
         """
-        try:
-            proc = subprocess.run(
-                self._command(script, args),
-                input=input if input is not None else b"",
-                capture_output=True,
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            raise self._no_answer(timeout) from None
+        with self._child(self._command(script, args), stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
+            try:
+                out, err = child.communicate(input if input is not None else b"",
+                                             timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise self._no_answer(timeout) from None
+        proc = subprocess.CompletedProcess(child.args, child.returncode, out, err)
         if proc.returncode == SSH_FAILED:
             raise DeviceError(explain_ssh_failure(self.target, self.options, proc.stderr))
         return proc
@@ -173,9 +269,9 @@ class Transport:
     ) -> subprocess.CompletedProcess:
         """Like `run`, feeding `data` to the script's stdin in chunks, calling
         `on_chunk(sent, total)` after each (upload progress)."""
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            proc = subprocess.Popen(self._command(script, args), stdin=subprocess.PIPE,
-                                    stdout=out, stderr=err)
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, self._child(
+                self._command(script, args), stdin=subprocess.PIPE, stdout=out, stderr=err
+        ) as proc:
             try:
                 for start in range(0, len(data), chunk_size):
                     proc.stdin.write(data[start:start + chunk_size])
@@ -187,9 +283,7 @@ class Transport:
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                raise self._no_answer(timeout) from None
+                raise self._no_answer(timeout) from None  # _child kills it
             out.seek(0)
             err.seek(0)
             done = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())
@@ -203,14 +297,14 @@ class Transport:
     ) -> subprocess.CompletedProcess:
         """Like `run`, handing each stderr line to `on_line` as it arrives: a long command
         on the device (verify, benchmark) shows its progress here while it runs."""
-        with tempfile.TemporaryFile() as out:
-            proc = subprocess.Popen(self._command(script, args), stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=subprocess.PIPE)
+        with tempfile.TemporaryFile() as out, self._child(
+                self._command(script, args), stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.PIPE) as proc:
             watchdog = threading.Timer(timeout, proc.kill)
             watchdog.start()
             lines = []
             try:
-                for raw in proc.stderr:
+                for raw in _lines_until_stopped(proc.stderr):
                     lines.append(raw)
                     if raw.strip():
                         on_line(raw.decode(errors="replace").rstrip())
@@ -229,14 +323,31 @@ class Transport:
     def _no_answer(self, timeout: float) -> DeviceError:
         return DeviceError(f"{self.target.label}: no answer within {timeout:.0f} s")
 
-    def popen(self, script: str, args: Sequence[str] = ()) -> subprocess.Popen:
-        """Start a long-lived script (e.g. a lock holder) with pipes on stdin and stdout."""
-        return subprocess.Popen(
-            self._command(script, args),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+    def session(self, script: str, args: Sequence[str] = ()
+                ) -> contextlib.AbstractContextManager[subprocess.Popen]:
+        """A long-lived script (e.g. a lock holder) with pipes on stdin and stdout, for the
+        block; ended (and its channel closed) if the block raises or a signal stops all."""
+        return self._child(self._command(script, args), stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _lines_until_stopped(pipe) -> Iterator[bytes]:
+    """The pipe's lines until EOF, or until `stop_all()`: the ssh master holds a copy of a
+    session's pipes (they are passed to it), so a terminated ssh call brings no EOF while
+    the command still runs on the device."""
+    fd, pending = pipe.fileno(), b""
+    while True:
+        if not select.select([fd], [], [], 0.2)[0]:  # a signal here raises (main thread)
+            if _stopping.is_set() and not getattr(_atomic, "on", False):
+                _raise_if_stopping()
+            continue
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        *whole, pending = (pending + chunk).split(b"\n")
+        yield from (line + b"\n" for line in whole)
+    if pending:
+        yield pending
 
 
 def last_line(output: bytes | str) -> str:
