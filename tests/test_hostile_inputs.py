@@ -313,3 +313,18 @@ def test_several_outputs_to_dev_null_are_not_the_same_file(digits_bundle, run_cl
                    check=False, timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stderr
     assert "both write" not in proc.stderr
+
+
+# Before: matplotlib's "UserWarning: Glyph 27 (\x1b) missing from font(s)" on stderr, quoting
+# the escape; the "recommended" line printed it raw.
+def test_the_report_keeps_bundle_text_and_plotting_warnings_off_the_terminal(
+        benchmarked, tmp_path, run_cli):
+    bundle_dir = Path(shutil.copytree(benchmarked, tmp_path / "b"))
+    runtime = "lite\x1b[2J\u4e2drt"
+    for name in ("verify.json", "benchmark.json"):
+        edit_json(bundle_dir / name,
+                  lambda d: [row.__setitem__("runtime", runtime) for row in d["results"]])
+    proc = run_cli("report", bundle_dir, timeout=TIMEOUT)
+    assert "\x1b" not in proc.stdout + proc.stderr
+    assert "Warning" not in proc.stderr, proc.stderr
+    assert "lite\\x1b[2J\u4e2drt" in proc.stdout  # escaped, as error messages are

@@ -38,7 +38,7 @@ def report(
 
     written = write_report(model_dir, out, prefer)
     for missing in written.missing:  # stderr: --json output on stdout stays parseable
-        typer.echo(f"lenet-edge: note: {missing}", err=True)
+        typer.echo(f"lenet-edge: note: {_shown(missing)}", err=True)
     rec = written.recommendation
     if as_json:
         typer.echo(strict_json({
@@ -48,6 +48,13 @@ def report(
     console = stdout_console()
     if rec is not None:
         name = f"{rec.variant} on {rec.runtime}" if rec.variant else "none"
-        console.print(f"[bold]recommended[/]: {escape(name)}: {escape(rec.reason)}")
-    console.print(f"report: {escape(str(written.html))} (Markdown: "
-                  f"{escape(str(written.markdown))})")
+        console.print(f"[bold]recommended[/]: {escape(_shown(name))}: "
+                      f"{escape(_shown(rec.reason))}")
+    console.print(f"report: {escape(_shown(str(written.html)))} (Markdown: "
+                  f"{escape(_shown(str(written.markdown)))})")
+
+
+def _shown(text: str) -> str:
+    """Text from the bundle's files for the terminal: control characters escaped as repr
+    would, so an escape sequence in a hand-edited verify.json cannot rewrite the screen."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import Sequence
-from typing import Any
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -13,6 +15,24 @@ from lenet_edge.recommend import Outcome
 DPI = 110
 _RUNTIME_MARKERS = {"litert": "o", "tflite-runtime": "s", "onnxruntime": "^"}
 _PASS, _FAIL = "#1f77b4", "#d62728"
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _quiet(draw: _F) -> _F:
+    """Draw with matplotlib's warnings silenced.
+
+    A label from a results file may hold a glyph the font lacks (CJK, an escape character):
+    matplotlib warns on stderr, once per glyph, quoting the character, so a bundle's text
+    reached the terminal and the figure had a box where the glyph was anyway.
+    """
+    @functools.wraps(draw)
+    def quietly(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return draw(*args, **kwargs)
+    return quietly  # type: ignore[return-value]
 
 
 def _figure(width: float, height: float):
@@ -30,6 +50,7 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+@_quiet
 def tradeoffs(rows: Sequence[Outcome], on_front: Sequence[bool],
               recommended: tuple[str | None, str | None]) -> bytes | None:
     """Latency vs size and accuracy vs size, one point per variant x runtime.
@@ -40,6 +61,7 @@ def tradeoffs(rows: Sequence[Outcome], on_front: Sequence[bool],
     return None if fig is None else _png(fig)
 
 
+@_quiet
 def tradeoffs_figure(rows: Sequence[Outcome], on_front: Sequence[bool],
                      recommended: tuple[str | None, str | None]):
     """The trade-offs Figure (None: nothing measured on all three axes), labels placed."""
@@ -98,6 +120,7 @@ def _legend(fig, runtimes: set[str]) -> None:
     fig.legend(handles=handles, fontsize=8, loc="outside lower center", ncols=len(handles))
 
 
+@_quiet
 def confusion(matrices: Sequence[tuple[str, np.ndarray]], class_names: Sequence[str]) -> bytes:
     """One heat map per (title, matrix); counts written in every non-empty cell."""
     fig = _figure(4.6 * len(matrices), 4.4)
@@ -119,6 +142,7 @@ def confusion(matrices: Sequence[tuple[str, np.ndarray]], class_names: Sequence[
     return _png(fig)
 
 
+@_quiet
 def latency(rows: Sequence[dict[str, Any]]) -> bytes | None:
     """Latency percentiles per variant x runtime, one panel per batch size, log scale.
 
@@ -153,6 +177,7 @@ def latency(rows: Sequence[dict[str, Any]]) -> bytes | None:
     return _png(fig)
 
 
+@_quiet
 def training(history: Sequence[dict[str, float]], title: str) -> bytes | None:
     """Loss and accuracy per epoch, training and validation."""
     if not history:
@@ -171,6 +196,7 @@ def training(history: Sequence[dict[str, float]], title: str) -> bytes | None:
     return _png(fig)
 
 
+@_quiet
 def digit(image: np.ndarray, scale: int = 3) -> bytes:
     """A 28x28 uint8 image as a PNG, upscaled by whole pixels so edges stay sharp."""
     from matplotlib.image import imsave
