@@ -223,7 +223,9 @@ def _install_and_check(transport, layout, prepared, config, facts, result, progr
             return
     if config.benchmark:
         _benchmark(transport, layout, python, prepared, config, result, progress)
-    remote_dir.prune_releases(transport, layout, release_id, result.previous)
+    kept = remote_dir.prune_releases(transport, layout, release_id, result.previous)
+    if kept:  # old, but the user put files into them: never deleted, so say why they stay
+        progress(remote_dir.kept_message(kept))
 
 
 def _stopped(result: DeployResult) -> str:

@@ -255,8 +255,8 @@ def prune_releases(
     return proc.stdout.decode(errors="replace").splitlines()
 
 
-def kept_message(label: str, kept: list[str]) -> str:
+def kept_message(kept: list[str]) -> str:
     """The line that says which old releases prune left, and why."""
-    return (f"{label}: kept {', '.join(kept)}: "
+    return (f"kept {', '.join(kept)}: "
             f"{'it holds' if len(kept) == 1 else 'they hold'} files lenet-edge did not write; "
             "remove them by hand when done")

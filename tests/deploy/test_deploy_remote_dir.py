@@ -301,7 +301,9 @@ def test_repeated_deploys_keep_a_release_and_results_the_user_wrote_into(
         f"releases/{first}/mynote.txt": b"tested on the bench, 2026-11-30\n",
         "results/20200101T000000Z-abcdef-verify.json": b'{"mine": true}\n'})
     newer = make_synthetic_bundle(tmp_path / "newer", seed=1)
-    for _ in range(2):
-        deploy_cli(run_cli, newer, remote_dir, ssh_args, device_python)
+    procs = [deploy_cli(run_cli, newer, remote_dir, ssh_args, device_python)
+             for _ in range(2)]
     assert {name: bundle.sha256_file(remote_dir / name) for name in before} == before
     assert (remote_dir / "releases" / first / "manifest.json").is_file()  # kept whole
+    assert (f"kept releases/{first}: it holds files lenet-edge did not write; remove them by "
+            "hand when done") in " ".join(procs[-1].stderr.split())
