@@ -7,11 +7,13 @@ the bundle's reference images, --no-save), in the device venv (.venv-runtime) an
 one (.venv). Targets (issue 11): --help <= 0.15 s, verify of one variant <= 0.5 s.
 
 The machine is shared and noisy, so every command runs --reps times, interleaved round-robin
-(one repetition of each command, then the next), and the median is reported beside the
-plain interpreter start (`python -c pass`), the floor no change to lenet-edge can lower.
-Then `python -X importtime` names the slowest top-level imports of --help and verify.
+(one repetition of each command, then the next), and the median wall and CPU times are
+reported beside the plain interpreter start (`python -c pass`), the floor no change to
+lenet-edge can lower. `--baseline DIR` times another checkout's lenet_edge in the same round
+(before and after a change, side by side). Then `python -X importtime` names the packages that
+take longest to import for --help and verify, and which module first imported each.
 
-Run: `.venv/bin/python scripts/bench_startup.py [BUNDLE] [--reps N] [--top N]`.
+Run: `.venv/bin/python scripts/bench_startup.py [BUNDLE] [--reps N] [--top N] [--baseline DIR]`.
 With no BUNDLE it trains and converts a digits model first (about half a minute).
 """
 
