@@ -20,10 +20,21 @@ from lenet_edge.schema import Invalid
 
 GATE_FAILED = 1  # `lenet-edge verify` exit code when the accuracy gate fails
 
+# stdin is a pipe the deploy holds open while it waits: it closes when the deploy stops (a
+# signal, a lost connection), and then the command is stopped too rather than running on
+# after the device lock is released (`read` is a builtin: killing the watcher leaves nothing).
 _RUN = r"""
 mkdir -p "$1/results" || exit 10
 shift
-exec "$@"
+exec 3<&0
+"$@" 3<&- </dev/null &
+pid=$!
+(while read -r _ <&3; do :; done; kill -TERM "$pid") 2>/dev/null &
+watcher=$!
+exec 3<&-
+wait "$pid"; code=$?
+kill "$watcher" 2>/dev/null
+exit "$code"
 """
 
 _FETCH = r"""cat "$1" """

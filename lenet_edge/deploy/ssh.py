@@ -74,7 +74,14 @@ def _raise_if_stopping() -> None:
 
 
 def _end(proc: subprocess.Popen) -> None:
-    """Terminate an ssh call that is no longer waited for (ssh closes its channel)."""
+    """Terminate an ssh call that is no longer waited for (ssh closes its channel).
+
+    Its stdin is closed too: the ssh master holds a copy of the other end, and EOF is what
+    tells a command on the device that nobody waits for it (device_checks._RUN).
+    """
+    if proc.stdin is not None:
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
     if proc.poll() is None:
         with contextlib.suppress(OSError):
             proc.terminate()
@@ -297,8 +304,9 @@ class Transport:
     ) -> subprocess.CompletedProcess:
         """Like `run`, handing each stderr line to `on_line` as it arrives: a long command
         on the device (verify, benchmark) shows its progress here while it runs."""
+        # stdin: a pipe held open until the command ends (its EOF stops it on the device)
         with tempfile.TemporaryFile() as out, self._child(
-                self._command(script, args), stdin=subprocess.DEVNULL, stdout=out,
+                self._command(script, args), stdin=subprocess.PIPE, stdout=out,
                 stderr=subprocess.PIPE) as proc:
             watchdog = threading.Timer(timeout, proc.kill)
             watchdog.start()
@@ -311,6 +319,7 @@ class Transport:
                 proc.wait()
             finally:
                 watchdog.cancel()
+                proc.stdin.close()
             if proc.returncode < 0:
                 raise self._no_answer(timeout)
             out.seek(0)

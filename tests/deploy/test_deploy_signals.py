@@ -10,11 +10,25 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from synthetic_bundle import current_release
 
 pytestmark = pytest.mark.ssh
+
+
+def running_on_device(remote_dir) -> list[str]:
+    """Command lines of lenet-edge processes working in `remote_dir` (the "device")."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"lenet_edge" in args and any(str(remote_dir).encode() in a for a in args):
+            found.append(b" ".join(args).decode(errors="replace"))
+    return found
 
 
 @pytest.mark.parametrize("how", ["host", "hosts file"])
@@ -56,6 +70,13 @@ def test_sigterm_during_the_device_benchmark_stops_deploy_at_once(
     assert f"stopped: releases/{live} is live" in rest  # says which release the device runs
     assert current_release(remote_dir) == live  # the switch had happened: it stays
     assert not [p for p in os.listdir(remote_dir / "releases") if p.endswith(".partial")]
+    # Nothing runs on unlocked: the device's benchmark stopped with the deploy.
+    for _ in range(20):
+        if not running_on_device(remote_dir):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"still running on the device: {running_on_device(remote_dir)}")
     # The device lock is free: flock on it succeeds (the session ends within moments).
     lock = remote_dir / ".deploy.lock"
     for _ in range(20):
