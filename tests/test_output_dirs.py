@@ -121,6 +121,17 @@ def test_retraining_keeps_the_previous_model_and_the_users_files(run_cli, tmp_pa
     assert proc.returncode == 5 and "lenet-edge did not write it" in proc.stderr
     assert snapshot(previous) == {"thesis.tex": b"precious"}
 
+    # Nor one of ours holding a file added later (and not carried over in DIR): named, kept.
+    previous.rename(tmp_path / "thesis")
+    (tmp_path / "kept-elsewhere").rename(previous)
+    (previous / "added-later.txt").write_text("x")
+    kept = snapshot(previous)
+    proc = run_cli(*TRAIN, "--out", out, check=False)
+    assert proc.returncode == 5, proc.stderr
+    [line] = [line for line in proc.stderr.splitlines() if line.startswith("lenet-edge")]
+    assert "holds files lenet-edge did not write (added-later.txt)" in line
+    assert snapshot(previous) == kept
+
 
 def test_an_emitted_ansible_folder_keeps_the_users_files_and_a_foreign_one_is_refused(tmp_path):
     emitted = tmp_path / "ansible"  # as --emit-ansible wrote it before the marker existed
