@@ -18,7 +18,7 @@ from pathlib import Path
 from lenet_edge import input_files
 from lenet_edge.deploy import DeployConfig, DeployResult, deploy_to, prepare
 from lenet_edge.deploy.inventory import SECTION, HostEntry, read_ini
-from lenet_edge.deploy.ssh import stopping_all_on_interrupt
+from lenet_edge.deploy.ssh_calls import stopping_all_on_interrupt
 from lenet_edge.deploy.target import SshOptions, parse_target
 from lenet_edge.errors import LenetEdgeError, UsageError
 
@@ -107,7 +107,7 @@ def deploy_fleet(
             return HostOutcome(entry, result)
 
         # A signal reaches the main thread only, waiting here: it stops every host's ssh
-        # calls (ssh.stop_all), so the pool joins in moments instead of after every deploy.
+        # calls (ssh_calls.stop_all), so the pool joins in moments instead of after every deploy.
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(entries)))) as pool, \
                 stopping_all_on_interrupt():
             return list(pool.map(one, entries))

@@ -16,81 +16,20 @@ Host and user names are validated before any of this runs (target.py).
 from __future__ import annotations
 
 import contextlib
-import os
-import select
 import shlex
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from lenet_edge import interrupts
+from lenet_edge.deploy import ssh_calls
 from lenet_edge.deploy.target import SshOptions, Target
 from lenet_edge.errors import DeviceError, MissingDependencyError
 
 SSH_FAILED = 255  # ssh's own exit code for connection / authentication / host-key failures
-
-# Stopping on a signal (issue 10). Python runs signal handlers in the main thread only: a
-# deploy there is interrupted in its wait, and `_child` terminates the ssh it waited on. A
-# fleet's hosts run in worker threads, which no signal reaches: the main thread calls
-# `stop_all()`, which terminates every running ssh child and makes each later call raise.
-# Calls inside `Transport.atomic()` (the `current` switch) run to the end either way, so the
-# device is never left half-switched and the deploy knows which release is live.
-_stopping = threading.Event()
-_children: dict[subprocess.Popen, bool] = {}  # running ssh calls -> inside atomic()
-_children_lock = threading.Lock()
-_atomic = threading.local()
-
-
-def stop_all() -> None:
-    """Stop every deploy's ssh calls now, except an atomic step under way (see above)."""
-    _stopping.set()
-    with _children_lock:
-        running = [proc for proc, atomic in _children.items() if not atomic]
-    for proc in running:
-        with contextlib.suppress(OSError):
-            proc.terminate()
-
-
-@contextlib.contextmanager
-def stopping_all_on_interrupt() -> Iterator[None]:
-    """Around a wait on worker threads: a signal there stops every ssh call at once, so the
-    workers unwind (and release their device locks) in moments, not after their deploys."""
-    _stopping.clear()
-    try:
-        yield
-    except KeyboardInterrupt:
-        stop_all()
-        raise
-
-
-def _raise_if_stopping() -> None:
-    if _stopping.is_set():
-        raise interrupts.Interrupted(interrupts.received() or signal.SIGINT)
-
-
-def _end(proc: subprocess.Popen) -> None:
-    """Terminate an ssh call that is no longer waited for (ssh closes its channel).
-
-    Its stdin is closed too: the ssh master holds a copy of the other end, and EOF is what
-    tells a command on the device that nobody waits for it (device_checks._RUN).
-    """
-    if proc.stdin is not None:
-        with contextlib.suppress(OSError):
-            proc.stdin.close()
-    if proc.poll() is None:
-        with contextlib.suppress(OSError):
-            proc.terminate()
-        try:
-            proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
 
 class Transport:
     """Runs constant `sh -c` scripts on one device through the system `ssh`.
@@ -136,9 +75,9 @@ class Transport:
             )
         deadline = time.monotonic() + self.options.connect_timeout + 15
         while not self._socket.exists():
-            if _stopping.is_set():
+            if ssh_calls.stopping():
                 self.close()
-                _raise_if_stopping()
+                ssh_calls.raise_if_stopping()
             if self._master.poll() is not None or time.monotonic() > deadline:
                 stderr = log.read_bytes()
                 self.close()
@@ -196,43 +135,13 @@ class Transport:
 
     # --- commands --------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def atomic(self) -> Iterator[None]:
-        """A step that must not stop half-way (the `current` switch): a signal waits for it.
+    def atomic(self) -> contextlib.AbstractContextManager[None]:
+        """A step that must not stop half-way (the `current` switch): see ssh_calls."""
+        return ssh_calls.atomic()
 
-        In the main thread the signal is held (interrupts.deferred) and raised when the
-        block ends; in a worker thread `stop_all()` leaves its ssh call running.
-        """
-        held = (interrupts.deferred() if threading.current_thread() is threading.main_thread()
-                else contextlib.nullcontext())
-        _atomic.on = True
-        try:
-            with held:
-                yield
-        finally:
-            _atomic.on = False
-
-    @contextlib.contextmanager
-    def _child(self, argv: list[str], **popen) -> Iterator[subprocess.Popen]:
-        """One ssh call, stopped with its caller: on any exception (a signal in the main
-        thread) it is terminated, and `stop_all()` can reach it from another thread."""
-        _raise_if_stopping()
-        atomic = getattr(_atomic, "on", False)
-        proc = subprocess.Popen(argv, **popen)
-        with _children_lock:
-            _children[proc] = atomic
-        try:
-            yield proc
-        except BaseException as exc:
-            _end(proc)
-            if not atomic and _stopping.is_set() and not isinstance(exc, KeyboardInterrupt):
-                _raise_if_stopping()  # stopped: what the killed call looked like means nothing
-            raise
-        finally:
-            with _children_lock:
-                _children.pop(proc, None)
-        if not atomic:
-            _raise_if_stopping()  # stopped while it ran: its exit code means nothing
+    def _child(self, argv: list[str], **popen
+               ) -> contextlib.AbstractContextManager[subprocess.Popen]:
+        return ssh_calls.child(argv, **popen)
 
     def _command(self, script: str, args: Sequence[str]) -> list[str]:
         if self._master is None:
@@ -312,7 +221,7 @@ class Transport:
             watchdog.start()
             lines = []
             try:
-                for raw in _lines_until_stopped(proc.stderr):
+                for raw in ssh_calls.lines_until_stopped(proc.stderr):
                     lines.append(raw)
                     if raw.strip():
                         on_line(raw.decode(errors="replace").rstrip())
@@ -338,25 +247,6 @@ class Transport:
         block; ended (and its channel closed) if the block raises or a signal stops all."""
         return self._child(self._command(script, args), stdin=subprocess.PIPE,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _lines_until_stopped(pipe) -> Iterator[bytes]:
-    """The pipe's lines until EOF, or until `stop_all()`: the ssh master holds a copy of a
-    session's pipes (they are passed to it), so a terminated ssh call brings no EOF while
-    the command still runs on the device."""
-    fd, pending = pipe.fileno(), b""
-    while True:
-        if not select.select([fd], [], [], 0.2)[0]:  # a signal here raises (main thread)
-            if _stopping.is_set() and not getattr(_atomic, "on", False):
-                _raise_if_stopping()
-            continue
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            break
-        *whole, pending = (pending + chunk).split(b"\n")
-        yield from (line + b"\n" for line in whole)
-    if pending:
-        yield pending
 
 
 def last_line(output: bytes | str) -> str:
