@@ -236,13 +236,17 @@ def main(argv: list[str]) -> int:
     try:
         with interrupts.handled():  # SIGTERM/SIGHUP/SIGINT: clean up, exit 128 + signal
             result = WORKERS[argv[0]](json.load(sys.stdin), emit)
-    except LenetEdgeError as exc:
-        emit(event="error", exit_code=exc.exit_code, message=str(exc))
-        return exc.exit_code
     except KeyboardInterrupt:
         return interrupts.exit_code()
-    except Exception as exc:  # a bug: the traceback goes to stderr, the parent shows one line
-        traceback.print_exc()
+    except Exception as exc:
+        if interrupts.received() is not None:
+            # What a signal set off is the signal (an ImportError from a C extension's import
+            # it cut short, or the missing dependency that makes of it), as in the CLI.
+            return interrupts.exit_code()
+        if isinstance(exc, LenetEdgeError):
+            emit(event="error", exit_code=exc.exit_code, message=str(exc))
+            return exc.exit_code
+        traceback.print_exc()  # a bug: the traceback goes to stderr, the parent shows one line
         emit(event="error", exit_code=None, message=f"{type(exc).__name__}: {exc}")
         return INTERNAL_ERROR
     emit(event="result", result=result)

@@ -6,6 +6,7 @@ manager (SIGTERM) or a closed terminal (SIGHUP) would.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -127,6 +128,17 @@ def test_a_signal_cut_into_an_import_is_reported_as_the_signal(cli_env, tmp_path
                    env=env, timeout=120)
     assert proc.returncode == 143, proc.stderr
     assert one_line(proc.stderr) == "lenet-edge: terminated (SIGTERM)"
+
+    # The pipeline's runtime child answers the same: the signal's code, not an error event.
+    request = {"bundle": str(fresh_bundle), "variants": ["onnx-fp32"], "runtimes": [],
+               "max_drop": 1.0, "min_agreement": 0.9, "verify_json": "v.json",
+               "benchmark_json": "b.json",
+               "bench": {"runs": 1, "warmup": 0, "batch": 1, "min_time": 0, "warmup_time": 0}}
+    child = subprocess.run([sys.executable, "-m", "lenet_edge.pipeline_worker", "runtime"],
+                           input=json.dumps(request), capture_output=True, text=True,
+                           env=cli_env(env), timeout=120)
+    assert child.returncode == 143, child.stderr
+    assert '"error"' not in child.stdout, child.stdout
 
 
 # The interpreter kept alive after the command finished (a slow shutdown): a thread that
