@@ -51,6 +51,16 @@ class OutputError(LenetEdgeError):
     exit_code = 5
 
 
+class StdoutError(OutputError):
+    """Writing to this process's stdout failed; `errno` says why (EPIPE: its reader has gone,
+    a quiet 141 at the CLI, see above). Raised by the guarded stdout (cli/stdout.py) and by
+    `--json /dev/stdout`."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(f"cannot write to stdout: {exc.strerror or exc}")
+        self.errno = exc.errno
+
+
 class MissingDependencyError(LenetEdgeError):
     """An optional dependency is not installed; the message names the extra."""
 

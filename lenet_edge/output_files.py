@@ -29,7 +29,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from lenet_edge.errors import OutputError
+from lenet_edge.errors import OutputError, StdoutError
 
 # .NAME.PID.XXXXXXXX.tmp: mkstemp's eight random characters between our pid and suffix
 _TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[a-z0-9_]{8}\.tmp$")
@@ -217,6 +217,8 @@ def _write_to_fd(path: Path, fd: int, data: bytes) -> None:
         with open(fd, "wb", closefd=False) as f:
             f.write(data)
     except OSError as exc:
+        if fd == 1:  # as `--json -` would: exit 5, or 141 when the reader has gone
+            raise StdoutError(exc) from None
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 

@@ -86,6 +86,14 @@ def test_a_reader_that_has_gone_is_a_quiet_exit_141(cli_env, commands, command):
     assert not [line for line in proc.stderr.splitlines() if line.startswith("lenet-edge")]
 
 
+@pytest.mark.parametrize(("stdout", "code"), [("gone", 141), ("full", 5)])
+def test_json_to_dev_stdout_fails_as_json_to_dash_does(cli_env, fresh_bundle, stdout, code):
+    proc = run(cli_env, ["verify", fresh_bundle, "--variant", "fp32", "--no-save", "--json",
+                         "/dev/stdout"], stdout)
+    no_noise(proc.stderr)
+    assert proc.returncode == code, proc.stderr
+
+
 def test_a_closed_stdout_does_not_lend_fd_1_to_a_file(cli_env, fresh_bundle, tmp_path):
     # With fd 1 closed, the next file opened would become fd 1: the JSON file must hold the
     # report and nothing a stdout write could have put there.

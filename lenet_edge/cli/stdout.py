@@ -15,17 +15,9 @@ import io
 import os
 import sys
 
-from lenet_edge.errors import OutputError
+from lenet_edge.errors import StdoutError
 
 BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout has gone (errors.py)
-
-
-class StdoutError(OutputError):
-    """Writing to stdout failed; `errno` says why (EPIPE: the reader has gone)."""
-
-    def __init__(self, exc: OSError) -> None:
-        super().__init__(f"cannot write to stdout: {exc.strerror or exc}")
-        self.errno = exc.errno
 
 
 class _Fd1(io.FileIO):
