@@ -84,10 +84,7 @@ def fashion_model(tmp_path_factory, run_cli) -> Path:
     from lenet_edge.data import LOCAL_ROOTS
 
     if not any((root / "fashion-mnist").is_dir() for root in LOCAL_ROOTS):
-        message = "Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        not_installed("Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist")
     out = tmp_path_factory.mktemp("fashion") / "model"
     run_cli("train", "--dataset", "fashion-mnist", "--out", out)
     return out
@@ -99,6 +96,14 @@ def fresh_bundle(digits_bundle, tmp_path) -> Path:
     return Path(shutil.copytree(digits_bundle, tmp_path / "bundle"))
 
 
+def not_installed(message: str):
+    """Skip a test whose part is not installed here; in CI, where `make test` installs
+    everything, fail it instead, so a missing install step cannot pass silently."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def runtime_venv():
     """Path to a venv with only one extra installed; missing is a failure in CI."""
@@ -106,10 +111,7 @@ def runtime_venv():
     def get(extra: str) -> Path:
         venv = RUNTIME_VENVS[extra]
         if not (venv / "bin" / "python").exists():
-            message = f"{venv} is missing: run 'make test' (it builds the device venvs)"
-            if os.environ.get("CI"):
-                pytest.fail(message)
-            pytest.skip(message)
+            not_installed(f"{venv} is missing: run 'make test' (it builds the device venvs)")
         return venv
 
     return get
@@ -127,11 +129,8 @@ def runtime_python(runtime_venv):
             return runtime_venv(extra) / "bin" / "python"
         python = EMULATED_PI_PYTHONS[extra]
         if not python.exists():
-            message = (f"no emulated arm64 Pi at {python}: 'make test' builds it as root "
-                       "(qemu-user-static, debootstrap; scripts/emulated_pi.sh)")
-            if os.environ.get("CI"):
-                pytest.fail(message)
-            pytest.skip(message)
+            not_installed(f"no emulated arm64 Pi at {python}: 'make test' builds it as root "
+                          "(qemu-user-static, debootstrap; scripts/emulated_pi.sh)")
         return python
 
     return get
