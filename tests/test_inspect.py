@@ -115,6 +115,11 @@ def test_a_model_that_segfaults_an_interpreter_does_not_take_the_cli_down(digits
         return
     assert proc.returncode == 0, proc.stderr
     checks = {c["runtime"]: c for c in json.loads(proc.stdout)["runtimes"]}
-    assert checks["tflite-runtime"]["status"] == "crashed"
-    assert "SIGSEGV" in checks["tflite-runtime"]["message"]
+    # Reading past the buffer faults or not depending on what memory follows it: when it
+    # does not, the interpreter refuses the garbage it read (seen once in a CI run). Either
+    # way the CLI stays up and reports the runtime as not usable.
+    tflite = checks["tflite-runtime"]
+    assert tflite["status"] in ("crashed", "incompatible"), tflite
+    if tflite["status"] == "crashed":
+        assert "SIGSEGV" in tflite["message"]
     assert checks["litert"]["status"] == "corrupt"
