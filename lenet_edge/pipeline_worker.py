@@ -72,12 +72,8 @@ def run_worker(kind: str, request: dict[str, Any],
                 else:
                     on_event(event)
             code = proc.wait()
-        except BaseException as exc:  # interrupted, or a bug here: never leave the child running
-            # Ctrl-C reached the child from the terminal too; SIGTERM/SIGHUP sent to this
-            # process did not: the child gets its SIGINT at once.
-            from_terminal = isinstance(exc, KeyboardInterrupt) and getattr(
-                exc, "signum", signal.SIGINT) == signal.SIGINT
-            _stop(proc, interrupted=from_terminal)
+        except BaseException:  # interrupted, or a bug here: never leave the child running
+            _stop(proc)
             raise
         if code != 0:
             log.seek(0)
@@ -85,22 +81,21 @@ def run_worker(kind: str, request: dict[str, Any],
     return result
 
 
-def _stop(proc: subprocess.Popen, interrupted: bool) -> None:
+def _stop(proc: subprocess.Popen) -> None:
     """End the child, letting it clean up first (its `finally` blocks remove staging folders).
 
-    On Ctrl-C the child got the same SIGINT from the terminal: give it a moment before
-    sending its own; kill it only if it is still there after that.
+    It gets SIGINT at once, also on a terminal's Ctrl-C, which reached it already: a SIGINT
+    sent to this process alone (`kill -INT`, a supervisor) does not reach the child, which
+    would otherwise finish converting and swap its bundle into --out. A second signal cannot
+    cut the child's cleanup short (interrupts.py). Killed if it is still there after 10 s.
     """
-    for signal_first, grace in ((not interrupted, 2.0), (True, 10.0)):
-        if signal_first and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-    proc.kill()
-    proc.wait()
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10.0)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 _BY_EXIT_CODE = {cls.exit_code: cls for cls in (

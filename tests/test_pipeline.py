@@ -184,9 +184,15 @@ def snapshot(folder: Path) -> dict[str, bytes]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.parametrize("signum,code,after", [
+    (signal.SIGTERM, 143, "train      done in"),
+    # SIGINT to the parent alone (kill -INT, a supervisor), not the terminal's process group:
+    # the child must get it too, or it finishes converting and swaps its bundle in.
+    (signal.SIGINT, 130, "convert    started"),
+])
 def test_an_interrupted_pipeline_leaves_out_and_its_previous_as_they_were(
-        fresh_bundle, cli_env):
-    # Train and convert happen in the staging folder: SIGTERM after training must not leave
+        fresh_bundle, cli_env, signum, code, after):
+    # Train and convert happen in the staging folder: a signal after training must not leave
     # a half-built model in --out, nor replace the converted bundle kept in .previous.
     previous = fresh_bundle.with_name(f"{fresh_bundle.name}.previous")
     shutil.copytree(fresh_bundle, previous)
@@ -199,12 +205,12 @@ def test_an_interrupted_pipeline_leaves_out_and_its_previous_as_they_were(
         seen = []
         for line in proc.stderr:
             seen.append(line)
-            if line.startswith("train      done in"):
-                proc.send_signal(signal.SIGTERM)
+            if line.startswith(after):
+                proc.send_signal(signum)
                 break
         rest = proc.communicate(timeout=120)[1]
     finally:
         proc.kill()
-    assert proc.returncode == 143, "".join(seen) + rest
+    assert proc.returncode == code, "".join(seen) + rest
     assert (snapshot(fresh_bundle), snapshot(previous)) == before
     assert sorted(p.name for p in fresh_bundle.parent.iterdir()) == ["bundle", "bundle.previous"]
