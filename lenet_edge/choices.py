@@ -24,6 +24,10 @@ def closest(name: str, choices: Sequence[str]) -> str | None:
     wanted = _normalised(name)
     if wanted in by_normal:
         return by_normal[wanted]
+    # A clipped name (onnx -> onnxruntime) counts when it starts exactly one choice.
+    starting = [c for n, c in by_normal.items() if len(wanted) >= 3 and n.startswith(wanted)]
+    if len(starting) == 1:
+        return starting[0]
     # cutoff 0.8: int16 -> int16x8 and litrt -> litert are typos; int4 -> int8 is another thing
     close = difflib.get_close_matches(wanted, list(by_normal), n=1, cutoff=0.8)
     return by_normal[close[0]] if close else None

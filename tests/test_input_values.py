@@ -239,6 +239,9 @@ def test_suggestions_are_only_for_likely_typos():
     with pytest.raises(UsageError, match=r"did you mean 'litert'\?"):
         check_runtime_name("LiteRT")
     assert closest("tensorrt", ("auto", "litert", "tflite-runtime", "onnxruntime")) is None
+    # A clipped name is suggested only when it starts exactly one choice.
+    assert closest("onnx", ("auto", "litert", "tflite-runtime", "onnxruntime")) == "onnxruntime"
+    assert closest("onnx", ("fp32", "onnx-fp32", "onnx-int8")) is None
     assert "did you mean" not in str(unknown_choice("dataset", ["mnist"], ("mnist",)))
 
 

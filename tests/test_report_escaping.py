@@ -177,3 +177,12 @@ def test_the_page_is_rendered_at_one_escaping_point():
     source = Path(html.__file__).read_text()
     assert "autoescape=True" in source
     assert "escape(" not in source and "<p" not in source and "<td" not in source
+
+
+def test_control_characters_reach_no_terminal_through_the_markdown():
+    # `cat report.md` would run an ESC sequence from a device's text (its CPU name, say).
+    from lenet_edge.report_formats.markdown import escape_markdown
+
+    text = escape_markdown("Cortex\x1b[31m-A72\x07")
+    assert "\x1b" not in text and "\x07" not in text
+    assert "\\x1b" in text and "\\x07" in text  # spelled out, still readable

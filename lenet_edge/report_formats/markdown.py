@@ -16,14 +16,18 @@ _MARK = {"pass": "✅ pass", "fail": "❌ fail", "incompatible": "⛔ incompatib
 # markup: emphasis, code, links and images, raw HTML and autolinks, table cells, headings.
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~])")
 _LINE_BREAK = re.compile(r"[\r\n\u2028\u2029]+")
+# Other control characters (ESC, BEL, ...) would act on a terminal that shows the file: as \xNN.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def escape_markdown(value: Any) -> str:
-    """`value` as literal Markdown text: markup characters escaped, line breaks as spaces.
+    """`value` as literal Markdown text: markup characters escaped, line breaks as spaces,
+    other control characters spelled out (`\\x1b`).
 
     A line break would end a table row or start a block (a heading, raw HTML), so none is kept.
     """
-    return _SPECIAL.sub(r"\\\1", _LINE_BREAK.sub(" ", str(value))).replace("&", "&amp;")
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", _LINE_BREAK.sub(" ", str(value)))
+    return _SPECIAL.sub(r"\\\1", text).replace("&", "&amp;")
 
 
 class _EscapingFormatter(string.Formatter):
