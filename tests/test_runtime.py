@@ -112,7 +112,8 @@ def test_wrong_images_are_refused_with_the_shape_received(digits_bundle, manifes
 
 
 def test_runtime_names_are_checked():
-    with pytest.raises(UsageError, match="unknown runtime 'tflite'; choose from auto, litert, "
+    with pytest.raises(UsageError, match="unknown runtime 'tflite'; did you mean "
+                                         "'tflite-runtime'\\? choose from auto, litert, "
                                          "tflite-runtime, onnxruntime"):
         resolve_runtime("tflite", "tflite")
     with pytest.raises(UsageError, match="runs onnx models, not tflite"):
