@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from lenet_edge import input_files, npz_files, output_files, schema
+from lenet_edge import schema
 from lenet_edge.errors import ModelError
+from lenet_edge.files import input_files, npz_files, output_files
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"

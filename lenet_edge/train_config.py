@@ -62,7 +62,7 @@ class TrainConfig:
 
     def resolved(self) -> TrainConfig:
         """Check every field and fill in dataset-dependent defaults."""
-        from lenet_edge.data import DATASETS
+        from lenet_edge.data.classes import DATASETS
         from lenet_edge.toolchain.model import ACTIVATIONS, POOLINGS
 
         if self.dataset not in DATASETS:

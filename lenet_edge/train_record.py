@@ -12,8 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lenet_edge import bundle, input_files, schema
+from lenet_edge import bundle, schema
 from lenet_edge.errors import ModelError
+from lenet_edge.files import input_files
 
 # Keys of a history row besides `epoch`: what Keras logs, per epoch (val_ only with a split).
 _HISTORY_NUMBERS = ("loss", "accuracy")

@@ -26,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_edge import bundle, data
+from lenet_edge import bundle
+from lenet_edge.data.classes import DATASETS
+from lenet_edge.data.preprocess import preprocess
 from lenet_edge.runtime.runner import load_runner
 
 BUDGET_S = 15.0
@@ -59,7 +61,7 @@ def convert_once(model_dir: Path, scratch: Path) -> tuple[dict, float, float, Pa
 def fidelity(bundle_dir: Path, manifest: dict) -> dict[str, dict[str, float]]:
     """Per variant: max |logit - Keras logit|, top-1 agreement with Keras, test accuracy."""
     reference = bundle.load_reference(bundle_dir, manifest)
-    images = data.preprocess(reference.images)
+    images = preprocess(reference.images)
     results = {}
     for name, entry in manifest["artifacts"].items():
         runner = load_runner(bundle.read_verified(bundle_dir, entry), entry["format"])
@@ -109,7 +111,7 @@ def report(model_dir: Path, runs: int, scratch: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model_dirs", nargs="*", type=Path, help="trained model directories")
-    parser.add_argument("--dataset", action="append", choices=data.DATASETS,
+    parser.add_argument("--dataset", action="append", choices=DATASETS,
                         help="train one with defaults when no MODEL_DIR is given (repeatable)")
     parser.add_argument("--runs", type=int, default=3, help="conversions per model (median)")
     args = parser.parse_args()

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_edge import bundle, data
+from lenet_edge import bundle
+from lenet_edge.data.preprocess import preprocess
 from lenet_edge.runtime.bench import benchmark
 from lenet_edge.runtime.machine import machine_info
 from lenet_edge.runtime.runner import load_runner
@@ -44,11 +45,13 @@ ENV = {**os.environ, "LENET_EDGE_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 KERAS_CHILD = """
 import json, sys, time
-from lenet_edge import bundle, data
+from lenet_edge import bundle
+from lenet_edge.data import datasets as data
+from lenet_edge.data.preprocess import preprocess
 from lenet_edge.toolchain.model import load_trained
 model, _ = load_trained(sys.argv[1])
 ref = bundle.load_reference(sys.argv[1], bundle.read_manifest(sys.argv[1]))
-x = data.preprocess(ref.images[:1])
+x = preprocess(ref.images[:1])
 def median_us(call, runs):
     for _ in range(5):
         call()
@@ -114,7 +117,7 @@ def harness_overhead(model_dir: Path, runs: int, rounds: int = 15) -> None:
     """
     manifest = bundle.read_manifest(model_dir)
     ref = bundle.load_reference(model_dir, manifest)
-    image = data.preprocess(ref.images[:1])
+    image = preprocess(ref.images[:1])
     print("\n### Harness overhead at batch 1 (fastest of "
           f"{rounds} interleaved rounds of {runs} calls each)\n")
     print("| variant | runtime | bare invoke µs | bare set+invoke+get µs | harness µs "

@@ -81,7 +81,7 @@ def digits_bundle(digits_model, tmp_path_factory, run_cli) -> Path:
 @pytest.fixture(scope="session")
 def fashion_model(tmp_path_factory, run_cli) -> Path:
     """LeNet-5 trained on the full Fashion-MNIST with the defaults (about a minute here)."""
-    from lenet_edge.data import LOCAL_ROOTS
+    from lenet_edge.data.datasets import LOCAL_ROOTS
 
     if not any((root / "fashion-mnist").is_dir() for root in LOCAL_ROOTS):
         not_installed("Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist")

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lenet_edge import bundle, data
+from lenet_edge import bundle
+from lenet_edge.data.preprocess import preprocess
 from lenet_edge.errors import ModelError
 from lenet_edge.tflite_model import BUILTIN_OPS
 from lenet_edge.variants import VARIANT_NAMES, VARIANTS, get_variant
@@ -123,7 +124,7 @@ def assert_faithful(variant: str, logits: np.ndarray, float_logits: np.ndarray) 
 def test_round_trip_matches_the_float_model(digits_bundle, reference, variant):
     entry = manifest_of(digits_bundle)["artifacts"][variant]
     model = bundle.read_verified(digits_bundle, entry)
-    logits = RUNNERS[entry["format"]](model, data.preprocess(reference.images))
+    logits = RUNNERS[entry["format"]](model, preprocess(reference.images))
     assert_faithful(variant, logits, reference.logits)
 
 
@@ -133,7 +134,7 @@ def test_tflite_variants_also_run_on_tflite_runtime_2_14(digits_bundle, referenc
     tflite_runtime = pytest.importorskip("tflite_runtime.interpreter")
     entry = manifest_of(digits_bundle)["artifacts"][variant]
     model = bundle.read_verified(digits_bundle, entry)
-    logits = run_tflite(model, data.preprocess(reference.images), tflite_runtime.Interpreter)
+    logits = run_tflite(model, preprocess(reference.images), tflite_runtime.Interpreter)
     assert_faithful(variant, logits, reference.logits)
 
 
@@ -359,7 +360,7 @@ def test_fashion_round_trip(fashion_bundle, variant):
     reference = bundle.load_reference(fashion_bundle, manifest)
     entry = manifest["artifacts"][variant]
     logits = RUNNERS[entry["format"]](bundle.read_verified(fashion_bundle, entry),
-                                      data.preprocess(reference.images))
+                                      preprocess(reference.images))
     error = np.max(np.abs(logits - reference.logits))
     if variant in MAX_ABS:
         # fp16 holds the 1e-2 here because label smoothing keeps Fashion logits

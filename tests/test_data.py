@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lenet_edge import data
+from lenet_edge.data import datasets as data
+from lenet_edge.data.idx import write_idx
+from lenet_edge.data.preprocess import preprocess
 from lenet_edge.errors import DataError, UsageError
-from lenet_edge.idx import write_idx
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -256,7 +257,7 @@ def test_digits_are_framed_like_mnist(digits):
 
 def test_digits_match_scikit_learn(digits):
     datasets = pytest.importorskip("sklearn.datasets")
-    from lenet_edge.digits import _read_digits
+    from lenet_edge.data.digits import _read_digits
 
     pixels, labels = _read_digits()  # reads scikit-learn's CSV without importing it
     reference = datasets.load_digits()
@@ -295,7 +296,7 @@ def test_fingerprint_follows_content(tmp_path):
 def test_preprocess(shape):
     images = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
     images.flat[:2] = (0, 255)
-    out = data.preprocess(images)
+    out = preprocess(images)
     assert out.dtype == np.float32 and out.shape == (3, 28, 28, 1)
     assert out.min() == 0.0 and out.max() == 1.0
     np.testing.assert_array_equal(out.ravel(), images.ravel().astype(np.float32) / 255)
@@ -308,7 +309,7 @@ def test_preprocess(shape):
 )
 def test_preprocess_refuses_other_inputs(images):
     with pytest.raises(DataError, match=r"images must be uint8 \(N, 28, 28\) or \(N, 28, 28, 1\)"):
-        data.preprocess(images)
+        preprocess(images)
 
 
 # --- Fashion-MNIST from the Debian package -------------------------------------------------

@@ -77,7 +77,7 @@ def test_the_installed_wheel_runs(dist, tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--target", str(target), str(wheel_of(dist))], check=True, timeout=300)
     env = {**os.environ, "PYTHONPATH": str(target)}
-    code = ("import lenet_edge, lenet_edge.cli, lenet_edge.ink, lenet_edge.report; "
+    code = ("import lenet_edge, lenet_edge.cli, lenet_edge.data.ink, lenet_edge.report; "
             "print(lenet_edge.__file__)")
     where = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                            text=True, timeout=120, cwd=tmp_path)

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from lenet_edge.data.framing import BOX, FRAME, to_mnist_frame
 from lenet_edge.errors import DataError
-from lenet_edge.framing import BOX, FRAME, to_mnist_frame
 
 FRAME_CENTRE = (FRAME - 1) / 2  # 13.5 in pixel-index coordinates
 # Placement moves the box by whole pixels, so the centre of mass lands within half a pixel;

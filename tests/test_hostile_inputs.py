@@ -252,7 +252,7 @@ def test_a_reference_whose_header_declares_a_huge_array_is_refused_before_inflat
 
 def test_a_reference_whose_zip_declares_too_much_is_refused_before_inflating(tmp_path):
     from lenet_edge.errors import ModelError
-    from lenet_edge.npz_files import load_npz
+    from lenet_edge.files.npz_files import load_npz
 
     path = tmp_path / "reference.npz"
     _bomb(path, 10, 300 << 20)  # 300 MiB of zeros behind a 10-image header: < 2 MiB on disk
@@ -264,7 +264,7 @@ def test_a_reference_whose_zip_declares_too_much_is_refused_before_inflating(tmp
 
 
 def test_a_dataset_npz_whose_header_declares_a_huge_array_is_refused(tmp_path):
-    from lenet_edge import data
+    from lenet_edge.data import datasets as data
     from lenet_edge.errors import DataError
 
     path = tmp_path / "mnist.npz"

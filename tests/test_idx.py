@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lenet_edge.data.idx import read_idx, write_idx
 from lenet_edge.errors import DataError, UsageError
-from lenet_edge.idx import read_idx, write_idx
 
 
 def idx_bytes(dims, body: bytes, code: int = 0x08, magic: bytes = b"\0\0") -> bytes:

@@ -18,9 +18,9 @@ from pictures import (
     save,
 )
 
-from lenet_edge import image_files
+from lenet_edge.data import image_files
+from lenet_edge.data.image_files import MAX_IMAGE_PIXELS, read_images
 from lenet_edge.errors import DataError, MissingDependencyError
-from lenet_edge.image_files import MAX_IMAGE_PIXELS, read_images
 
 PIL = pytest.importorskip("PIL.Image")
 # A frame is uint8: the same picture reached by two exact routes (an inverted copy, a

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lenet_edge.ink import (
+from lenet_edge.data.ink import (
     TINY_DIGIT,
     find_ink,
     label_components,

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lenet_edge import input_files, schema
+from lenet_edge import schema
 from lenet_edge.errors import DataError, ModelError, OutputError, UsageError
+from lenet_edge.files import input_files
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lenet_edge"
 
@@ -137,7 +138,7 @@ def test_schema_field_types(value, kind, ok):
 
 
 def test_the_image_limit_is_image_files_limit():
-    from lenet_edge import image_files
+    from lenet_edge.data import image_files
 
     assert input_files.IMAGE.max_bytes == image_files.MAX_FILE_BYTES
 
@@ -150,15 +151,15 @@ STRAY_READ = re.compile(r"json\.loads?\(|\.read_text\(|\.read_bytes\(|(?<![\w.])
                         r"\bImage\.open\(|\btarfile\.open\(|\.load_weights\(|h5py\.File\(")
 # (file, text on the line, why it is not an input read through input_files)
 ALLOWED = [
-    ("input_files.py", "", "the reader itself"),
-    ("output_files.py", "open(", "writes outputs; /proc/self/status for the umask"),
+    ("files/input_files.py", "", "the reader itself"),
+    ("files/output_files.py", "open(", "writes outputs; /proc/self/status for the umask"),
     ("stderr.py", "os.open(os.devnull", "/dev/null as a write target for native stderr"),
     ("cli/stdout.py", "os.open(os.devnull", "/dev/null holds fd 1 when stdout is closed"),
     ("runtime/machine.py", "path.read_text()", "/proc and /sys: the kernel's files, tiny"),
     ("runtime/cold_start.py", "json.loads(proc.stdout", "a child process's answer, not a file"),
     ("runtime/inspect.py", "json.loads(lines[-1])", "the probe child's answer, not a file"),
-    ("pipeline_worker.py", "json.loads(line)", "events from the pipeline's own child"),
-    ("pipeline_worker.py", "json.load(sys.stdin)", "the request the pipeline sends its child"),
+    ("pipeline/worker.py", "json.loads(line)", "events from the pipeline's own child"),
+    ("pipeline/worker.py", "json.load(sys.stdin)", "the request the pipeline sends its child"),
     ("deploy/ssh.py", "self.open()", "the SSH master connection, not a file"),
     ("deploy/ssh.py", "def open(self)", "the SSH master connection, not a file"),
     ("deploy/ssh.py", "open(log, \"wb\")", "a log file lenet-edge creates for ssh's stderr"),
@@ -167,15 +168,15 @@ ALLOWED = [
     ("deploy/wheel.py", "path.read_bytes()", "lenet-edge's own source files, for its wheel"),
     ("deploy/device_bundle.py", "tarfile.open(fileobj=buf", "writes a tar in memory"),
     ("deploy/device_venv.py", "tarfile.open(fileobj=buf", "writes a tar in memory"),
-    ("digits.py", "np.loadtxt(table_file", "scikit-learn's packaged digits.csv.gz"),
+    ("data/digits.py", "np.loadtxt(table_file", "scikit-learn's packaged digits.csv.gz"),
     ("toolchain/onnx.py", "quantized.read_bytes()", "onnxruntime's output in our temp folder"),
     ("toolchain/model.py", "model.load_weights(weights)",
      "after sha256_file read it through input_files and matched train.json"),
-    ("image_files.py", "np.load(io.BytesIO(data)", "bytes input_files read"),
-    ("image_files.py", "Image.open(io.BytesIO(data)", "bytes input_files read"),
-    ("npz_files.py", "np.load(source", "a handle input_files opened, or its bytes; sizes "
+    ("data/image_files.py", "np.load(io.BytesIO(data)", "bytes input_files read"),
+    ("data/image_files.py", "Image.open(io.BytesIO(data)", "bytes input_files read"),
+    ("files/npz_files.py", "np.load(source", "a handle input_files opened, or its bytes; sizes "
      "declared in the archive are checked first"),
-    ("npz_files.py", '"""np.load(source)', "the docstring that says so"),
+    ("files/npz_files.py", '"""np.load(source)', "the docstring that says so"),
 ]
 
 
@@ -194,7 +195,7 @@ def stray_reads() -> list[str]:
 
 def test_every_input_file_is_read_through_input_files():
     """A grep finds one reading helper: any other read of a file is listed here with a reason."""
-    assert stray_reads() == [], ("read input files with lenet_edge.input_files (or add the "
+    assert stray_reads() == [], ("read input files with lenet_edge.files.input_files (or add the "
                                  "line to ALLOWED with why it is not an input)")
 
 

@@ -134,7 +134,7 @@ def test_a_signal_cut_into_an_import_is_reported_as_the_signal(cli_env, tmp_path
                "max_drop": 1.0, "min_agreement": 0.9, "verify_json": "v.json",
                "benchmark_json": "b.json",
                "bench": {"runs": 1, "warmup": 0, "batch": 1, "min_time": 0, "warmup_time": 0}}
-    child = subprocess.run([sys.executable, "-m", "lenet_edge.pipeline_worker", "runtime"],
+    child = subprocess.run([sys.executable, "-m", "lenet_edge.pipeline.worker", "runtime"],
                            input=json.dumps(request), capture_output=True, text=True,
                            env=cli_env(env), timeout=120)
     assert child.returncode == 143, child.stderr

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lenet_edge import bundle, output_dirs
+from lenet_edge import bundle
 from lenet_edge.errors import OutputError
+from lenet_edge.files import output_dirs
 
 TRAIN = ("train", "--dataset", "digits", "--epochs", "1")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lenet_edge import output_files
 from lenet_edge.errors import OutputError
+from lenet_edge.files import output_files
 
 
 @pytest.fixture

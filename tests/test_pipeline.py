@@ -19,7 +19,7 @@ from table_width import assert_fits, header_lines
 
 from lenet_edge.cli import INTERNAL_ERROR
 from lenet_edge.errors import ModelError
-from lenet_edge.pipeline import PIPELINE_JSON, STAGES, PipelineConfig, evaluate
+from lenet_edge.pipeline.parent import PIPELINE_JSON, STAGES, PipelineConfig, evaluate
 from lenet_edge.train_config import TrainConfig
 from lenet_edge.variants import VARIANT_NAMES
 
@@ -87,7 +87,7 @@ def test_verify_and_benchmark_ran_in_a_child_without_tensorflow(demo):
 def test_the_module_probe_would_see_tensorflow(cli_env):
     # Guards the test above against passing vacuously: the probe finds what is loaded.
     code = ("import sys, types; sys.modules['tensorflow.python'] = types.ModuleType('x'); "
-            "from lenet_edge.pipeline_worker import toolchain_modules; "
+            "from lenet_edge.pipeline.worker import toolchain_modules; "
             "print(toolchain_modules())")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=cli_env(), timeout=60)
@@ -95,7 +95,7 @@ def test_the_module_probe_would_see_tensorflow(cli_env):
 
 
 def config_for(bundle: Path, **changes) -> PipelineConfig:
-    from lenet_edge.pipeline import BenchmarkSettings
+    from lenet_edge.pipeline.parent import BenchmarkSettings
 
     return PipelineConfig(train=TrainConfig(dataset="digits"), out=str(bundle),
                           bench=BenchmarkSettings(**QUICK_BENCH), **changes)
@@ -148,7 +148,7 @@ def test_the_results_file_names_are_defined_in_one_place():
     package = Path(lenet_edge.__file__).parent
     names = [results_files.VERIFY_JSON, results_files.BENCHMARK_JSON,
              results_files.PIPELINE_JSON, results_files.REPORT_HTML]
-    ours = [package / "pipeline.py", package / "pipeline_worker.py", package / "recommend.py",
+    ours = [*(package / "pipeline").glob("*.py"),
             *(package / "report").glob("*.py"), package / "cli" / "pipeline.py",
             package / "cli" / "report.py"]
     spelled = {f"{path.relative_to(package)}: {name}" for path in ours

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from lenet_edge import bundle
 from lenet_edge.cli import app
-from lenet_edge.data import CLASS_NAMES
+from lenet_edge.data.classes import CLASS_NAMES
 from lenet_edge.errors import DataError, ModelError, UsageError
-from lenet_edge.predict import predict, softmax
+from lenet_edge.runtime.predict import predict, softmax
 from lenet_edge.runtime.verify import verify
 
 pytest.importorskip("PIL")
@@ -243,7 +243,7 @@ def test_one_bad_image_stops_the_batch_before_any_prediction(digits_bundle, tmp_
 
 def test_predict_never_imports_tensorflow(digits_bundle, tmp_path, cli_env):
     picture = save(draw_digit(3), tmp_path / "three.png")
-    code = ("import sys\nfrom lenet_edge.predict import predict\n"
+    code = ("import sys\nfrom lenet_edge.runtime.predict import predict\n"
             f"r = predict({str(digits_bundle)!r}, [{str(picture)!r}])\n"
             "print(r.predictions[0].top[0].index, 'tensorflow' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

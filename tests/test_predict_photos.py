@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from lenet_edge import bundle
 from lenet_edge.cli import app
-from lenet_edge.predict import LOW_CONFIDENCE, predict
+from lenet_edge.runtime.predict import LOW_CONFIDENCE, predict
 
 pytest.importorskip("PIL")
 PHOTOS = 40

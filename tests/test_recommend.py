@@ -11,7 +11,7 @@ import json
 import pytest
 
 from lenet_edge.errors import UsageError
-from lenet_edge.recommend import (
+from lenet_edge.report.recommend import (
     GATE,
     INCOMPATIBLE,
     LARGER,

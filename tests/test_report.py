@@ -22,12 +22,12 @@ import pytest
 from typer.testing import CliRunner
 
 from lenet_edge.cli import INTERNAL_ERROR, app
-from lenet_edge.recommend import recommend
 from lenet_edge.report import write_report
 from lenet_edge.report.contents import gather
 from lenet_edge.report.html import SECTIONS, render_html
 from lenet_edge.report.markdown import render_markdown
-from lenet_edge.report_formats.markdown import escape_markdown
+from lenet_edge.report.recommend import recommend
+from lenet_edge.report.verify_markdown import escape_markdown
 
 SECTION_IDS = [sid for sid, _ in SECTIONS]
 

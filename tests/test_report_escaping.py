@@ -157,7 +157,7 @@ def test_an_out_file_name_is_a_relative_link_in_markdown(hostile, tmp_path, run_
 def test_verify_markdown_escapes_the_devices_text():
     from markdown_it import MarkdownIt
 
-    from lenet_edge.report_formats.markdown import verify_markdown
+    from lenet_edge.report.verify_markdown import verify_markdown
 
     row = {"variant": HOSTILE, "runtime": "litert", "runtime_version": HOSTILE,
            "status": "fail", "message": HOSTILE, "accuracy": 0.5, "delta_points": -1.0,
@@ -181,7 +181,7 @@ def test_the_page_is_rendered_at_one_escaping_point():
 
 def test_control_characters_reach_no_terminal_through_the_markdown():
     # `cat report.md` would run an ESC sequence from a device's text (its CPU name, say).
-    from lenet_edge.report_formats.markdown import escape_markdown
+    from lenet_edge.report.verify_markdown import escape_markdown
 
     text = escape_markdown("Cortex\x1b[31m-A72\x07")
     assert "\x1b" not in text and "\x07" not in text

@@ -3,8 +3,8 @@ nothing even when seven variants on three runtimes crowd into three clumps."""
 
 from __future__ import annotations
 
-from lenet_edge.recommend import Outcome
 from lenet_edge.report.pareto import pareto_front
+from lenet_edge.report.recommend import Outcome
 
 
 def crowded_outcomes() -> list[Outcome]:

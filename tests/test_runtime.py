@@ -7,7 +7,7 @@ import pytest
 from bundle_tampering import newer_op_bundle
 
 from lenet_edge import bundle
-from lenet_edge.data import preprocess
+from lenet_edge.data.preprocess import preprocess
 from lenet_edge.errors import ModelError, UsageError
 from lenet_edge.runtime import IncompatibleModelError, load_runner
 from lenet_edge.runtime.runtimes import RUNTIMES, auto_runtime, resolve_runtime

@@ -82,7 +82,7 @@ def test_bad_options_give_one_line_and_an_exit_code(run_cli, tmp_path, args, cod
 
 
 def test_corrupt_idx_files_are_named_in_the_error(run_cli, tmp_path):
-    from lenet_edge.idx import write_idx
+    from lenet_edge.data.idx import write_idx
 
     data = tmp_path / "data"
     data.mkdir()

@@ -94,7 +94,7 @@ def deploy(
     """
     from rich.console import Console
 
-    from lenet_edge.deploy import DeployConfig, SshOptions
+    from lenet_edge.deploy.release import DeployConfig, SshOptions
     from lenet_edge.errors import UsageError
 
     if (host is None) == (hosts_file is None):
@@ -123,7 +123,7 @@ def deploy(
                as_json, err)
         return
 
-    from lenet_edge.deploy import deploy as run_deploy
+    from lenet_edge.deploy.release import deploy as run_deploy
 
     result = run_deploy(model_dir, host, user=user, port=port, config=config, ssh=ssh,
                         progress=lambda message: _progress(err, host, message))

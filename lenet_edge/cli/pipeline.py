@@ -51,7 +51,7 @@ def pipeline(
     """
     from dataclasses import replace
 
-    from lenet_edge.pipeline import BenchmarkSettings, PipelineConfig, run_pipeline
+    from lenet_edge.pipeline.parent import BenchmarkSettings, PipelineConfig, run_pipeline
     from lenet_edge.train_config import TrainConfig
 
     config = PipelineConfig(
@@ -78,7 +78,7 @@ class _StageDisplay:
     def __init__(self):
         from rich.console import Console
 
-        from lenet_edge.pipeline import STAGES
+        from lenet_edge.pipeline.parent import STAGES
 
         self.console = Console(stderr=True)
         self.live = self.console.is_terminal

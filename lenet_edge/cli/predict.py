@@ -41,7 +41,7 @@ def predict(
 
     Needs no TensorFlow: runs on the device with the runtime extra installed.
     """
-    from lenet_edge.predict import predict as run_predict
+    from lenet_edge.runtime.predict import predict as run_predict
 
     result = run_predict(model, images, top_k=top_k, variant=variant, runtime=runtime)
     for p in result.predictions:  # on stderr in both modes: stdout stays the table or JSON

@@ -100,7 +100,7 @@ def _check_folder(path: Path) -> None:
 
     A stream (/dev/stdout, a device, a FIFO) is written through: no folder needed.
     """
-    from lenet_edge import output_files
+    from lenet_edge.files import output_files
 
     if output_files.writes_through(path):
         return
@@ -114,7 +114,7 @@ def _check_folder(path: Path) -> None:
 def write_output(path: Path, content: str | bytes) -> None:
     """Write a report file: atomically, a symlink's target (the link kept), or through a
     stream (`/dev/stdout`, a FIFO). OutputError if its folder does not exist."""
-    from lenet_edge import output_files
+    from lenet_edge.files import output_files
 
     _check_folder(path)
     output_files.write_bytes(path, content.encode() if isinstance(content, str) else content)

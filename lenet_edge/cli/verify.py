@@ -67,11 +67,11 @@ def verify(
     if json_out is not None and str(json_out) != "-":
         write_output(json_out, strict_json(data, "--json") + "\n")
     if junit_out is not None:  # imported when asked for: xml.etree costs start-up time
-        from lenet_edge.report_formats.junit import verify_junit
+        from lenet_edge.report.junit import verify_junit
 
         write_output(junit_out, verify_junit(data))
     if markdown_out is not None:
-        from lenet_edge.report_formats.markdown import verify_markdown
+        from lenet_edge.report.verify_markdown import verify_markdown
 
         write_output(markdown_out, verify_markdown(data))
     saved_results.save(saved, data)

@@ -16,13 +16,15 @@ import shlex
 import shutil
 from pathlib import Path
 
-from lenet_edge import bundle, output_dirs
-from lenet_edge.deploy import DeployConfig, install, inventory, remote_dir
+from lenet_edge import bundle
+from lenet_edge.deploy import install, inventory, remote_dir
 from lenet_edge.deploy.device_bundle import pack
 from lenet_edge.deploy.device_checks import GATE_FAILED
+from lenet_edge.deploy.release import DeployConfig
 from lenet_edge.deploy.wheel import build_wheel
 from lenet_edge.deploy.wheelhouse import install_spec, pip_options, wheelhouse_files
 from lenet_edge.errors import OutputError
+from lenet_edge.files import output_dirs
 
 PLAYBOOK = "deploy.yml"
 INVENTORY = "inventory.ini"

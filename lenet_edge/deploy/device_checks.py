@@ -11,10 +11,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lenet_edge import bundle, input_files
+from lenet_edge import bundle
 from lenet_edge.deploy.install import RemoteLayout
 from lenet_edge.deploy.ssh import Transport, last_line
 from lenet_edge.errors import DeviceError, LenetEdgeError
+from lenet_edge.files import input_files
 from lenet_edge.report.results_files import check_results, read_benchmark, read_verify
 from lenet_edge.schema import Invalid
 

@@ -15,12 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lenet_edge import input_files
-from lenet_edge.deploy import DeployConfig, DeployResult, deploy_to, prepare
 from lenet_edge.deploy.inventory import SECTION, HostEntry, read_ini
+from lenet_edge.deploy.release import DeployConfig, DeployResult, deploy_to, prepare
 from lenet_edge.deploy.ssh_calls import stopping_all_on_interrupt
 from lenet_edge.deploy.target import SshOptions, parse_target
 from lenet_edge.errors import LenetEdgeError, UsageError
+from lenet_edge.files import input_files
 
 _PLAIN_PORT = re.compile(r"(.+):(\d+)")
 

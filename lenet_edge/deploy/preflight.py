@@ -10,9 +10,9 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from lenet_edge import input_files
 from lenet_edge.deploy.ssh import Transport, last_line
 from lenet_edge.errors import DeviceError
+from lenet_edge.files import input_files
 
 MIN_PYTHON = (3, 10)  # pyproject requires-python
 PYTHON_MISSING = 3  # exit code of _PROBE_SH when the interpreter does not exist

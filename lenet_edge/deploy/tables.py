@@ -6,8 +6,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from lenet_edge.deploy import DeployResult
 from lenet_edge.deploy.device_checks import local_report
+from lenet_edge.deploy.release import DeployResult
 
 
 def _by_key(report: dict | None, *keys: str) -> dict:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lenet_edge.recommend import Recommendation
+from lenet_edge.report.recommend import Recommendation
 from lenet_edge.report.results_files import BENCHMARK_JSON, REPORT_HTML, VERIFY_JSON
 
 
@@ -52,10 +52,10 @@ def write_report(model_dir: str | Path, out: str | Path | None = None,
     """
     from lenet_edge import bundle
     from lenet_edge.errors import ModelError, OutputError, UsageError, require
-    from lenet_edge.recommend import check_preference
     from lenet_edge.report.contents import gather
     from lenet_edge.report.html import render_html
     from lenet_edge.report.markdown import render_markdown
+    from lenet_edge.report.recommend import check_preference
 
     if prefer is not None:
         check_preference(prefer)

@@ -21,8 +21,8 @@ import numpy as np
 
 from lenet_edge import __version__, bundle
 from lenet_edge.errors import LenetEdgeError
-from lenet_edge.recommend import Outcome, Recommendation, outcomes, recommend
 from lenet_edge.report.pareto import pareto_front
+from lenet_edge.report.recommend import Outcome, Recommendation, outcomes, recommend
 from lenet_edge.report.results_files import (
     BENCHMARK_JSON,
     PIPELINE_JSON,
@@ -128,7 +128,7 @@ def gather(model_dir: str | Path, prefer: str | None = None) -> ReportContents:
             benchmark.json, pipeline.json, train.json, device-*.json) that is there but
             unreadable or malformed.
     """
-    from lenet_edge.data import CLASS_NAMES
+    from lenet_edge.data.classes import CLASS_NAMES
 
     model_dir = Path(model_dir)
     manifest = bundle.read_manifest(model_dir)
@@ -184,7 +184,7 @@ def _front(rows: list[Outcome]) -> list[bool]:
 def _classes(model_dir: Path, manifest: dict, variant: str, runtime: str,
              images: np.ndarray) -> np.ndarray:
     """Predicted classes of `variant` on `runtime` for uint8 images (TF-free)."""
-    from lenet_edge.data import preprocess
+    from lenet_edge.data.preprocess import preprocess
     from lenet_edge.runtime.runner import load_runner
 
     entry = manifest["artifacts"][variant]

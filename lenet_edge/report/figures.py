@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from lenet_edge.recommend import Outcome
+from lenet_edge.report.recommend import Outcome
 
 DPI = 110
 _RUNTIME_MARKERS = {"litert": "o", "tflite-runtime": "s", "onnxruntime": "^"}

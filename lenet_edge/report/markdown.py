@@ -12,7 +12,7 @@ from urllib.parse import quote
 from lenet_edge.report import tables
 from lenet_edge.report.contents import ReportContents, emulation_note
 from lenet_edge.report.tables import Table
-from lenet_edge.report_formats.markdown import md
+from lenet_edge.report.verify_markdown import md
 
 
 def table_markdown(t: Table) -> list[str]:

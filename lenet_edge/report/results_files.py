@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lenet_edge import input_files
 from lenet_edge.bundle import (  # noqa: F401 - re-exported for the report and pipeline
     BENCHMARK_JSON,
     PIPELINE_JSON,
@@ -20,7 +19,8 @@ from lenet_edge.bundle import (  # noqa: F401 - re-exported for the report and p
     VERIFY_JSON,
 )
 from lenet_edge.errors import ModelError
-from lenet_edge.recommend import PREFERENCES
+from lenet_edge.files import input_files
+from lenet_edge.report.recommend import PREFERENCES
 from lenet_edge.schema import Invalid as _Invalid
 from lenet_edge.schema import field as _field
 from lenet_edge.schema import is_number as _is_number

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lenet_edge.recommend import Outcome, Recommendation, kib
+from lenet_edge.report.recommend import Outcome, Recommendation, kib
 
 
 @dataclass

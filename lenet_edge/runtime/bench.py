@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from lenet_edge import bundle
-from lenet_edge.data import preprocess
+from lenet_edge.data.preprocess import preprocess
 from lenet_edge.errors import UsageError
 from lenet_edge.runtime import machine, regression
 from lenet_edge.runtime.cold_start import ColdStart, measure_cold_start

@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lenet_edge import bundle, input_files
+from lenet_edge import bundle
+from lenet_edge.files import input_files
 from lenet_edge.runtime import model_file
 from lenet_edge.runtime.child_python import PYTHON_ENV, run_python
 from lenet_edge.runtime.runtimes import RuntimeSpec, runtimes_for

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lenet_edge import input_files
 from lenet_edge.errors import UsageError
+from lenet_edge.files import input_files
 from lenet_edge.schema import Invalid, describe, field
 
 KEY_FIELDS = ("variant", "runtime", "batch", "threads")

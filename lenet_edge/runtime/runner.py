@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from lenet_edge import input_files
 from lenet_edge.errors import ModelError, UsageError
+from lenet_edge.files import input_files
 from lenet_edge.runtime import model_file
 from lenet_edge.runtime.runtimes import AUTO, RuntimeSpec, resolve_runtime
 

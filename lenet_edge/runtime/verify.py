@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lenet_edge import bundle
-from lenet_edge.data import preprocess
+from lenet_edge.data.preprocess import preprocess
 from lenet_edge.errors import UsageError
 from lenet_edge.runtime.metrics import compare_logits
 from lenet_edge.runtime.plan import Job, Skipped, plan_jobs, read_artifacts

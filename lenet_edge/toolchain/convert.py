@@ -148,7 +148,8 @@ def convert(
 
 def _prepare(model_dir: Path, info: dict, calibration_samples: int, opset: int):
     """Load data and model; return the exporters' sources and the float reference."""
-    from lenet_edge import data
+    from lenet_edge.data import datasets as data
+    from lenet_edge.data.preprocess import preprocess
     from lenet_edge.toolchain.model import load_trained
 
     config = info["config"]
@@ -162,8 +163,8 @@ def _prepare(model_dir: Path, info: dict, calibration_samples: int, opset: int):
     picked = np.random.default_rng(config["seed"]).choice(
         dataset.num_train, size=calibration_samples, replace=False
     )
-    calibration = data.preprocess(dataset.x_train[np.sort(picked)])
-    logits = model.predict(data.preprocess(dataset.x_test), batch_size=1024, verbose=0)
+    calibration = preprocess(dataset.x_train[np.sort(picked)])
+    logits = model.predict(preprocess(dataset.x_test), batch_size=1024, verbose=0)
     reference = bundle.Reference(images=np.asarray(dataset.x_test), labels=dataset.y_test,
                                  logits=np.asarray(logits, dtype=np.float32))
     forward = forward_graph.forward_function(model)

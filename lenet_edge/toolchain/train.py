@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_edge import __version__, bundle, output_dirs
+from lenet_edge import __version__, bundle
 from lenet_edge.errors import LenetEdgeError
+from lenet_edge.files import output_dirs
 from lenet_edge.train_config import TrainConfig
 
 EpochCallback = Callable[[dict[str, float]], None]
@@ -34,7 +35,7 @@ def train(config: TrainConfig, out_dir: str | Path, on_epoch: EpochCallback | No
     # before minutes of data loading and training; output_dirs says which folders are ours
     output_dirs.check_replaceable(out_dir, output_dirs.MODEL_DIR)
 
-    from lenet_edge import data
+    from lenet_edge.data import datasets as data
 
     dataset = data.load_dataset(config.dataset, config.data_dir)
     # A new model means a new bundle: the old variants and results move to OUT.previous.
@@ -51,14 +52,14 @@ def _fit_and_save(config: TrainConfig, dataset, staging: Path, on_epoch) -> dict
     tf = import_tensorflow()
     import keras
 
-    from lenet_edge import data
+    from lenet_edge.data.preprocess import preprocess
     from lenet_edge.toolchain.model import build_lenet5
 
     # Same seed, same machine -> identical weights: seed every RNG, make TF ops deterministic.
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
 
-    x_train = data.preprocess(dataset.x_train)
+    x_train = preprocess(dataset.x_train)
     y_train = keras.utils.to_categorical(dataset.y_train, 10)  # one-hot: label smoothing
     x_val = y_val = None
     if config.validation_split > 0:
@@ -96,7 +97,7 @@ def _fit_and_save(config: TrainConfig, dataset, staging: Path, on_epoch) -> dict
     train_seconds = time.perf_counter() - started
     _check_finite(history, model)  # raises before the output swap: the old model stays
 
-    logits = model.predict(data.preprocess(dataset.x_test), batch_size=1024, verbose=0)
+    logits = model.predict(preprocess(dataset.x_test), batch_size=1024, verbose=0)
     test_accuracy = float(np.mean(np.argmax(logits, axis=1) == dataset.y_test))
 
     weights = staging / bundle.WEIGHTS

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from synthetic_bundle import current_release
 
-from lenet_edge import bundle, output_dirs
+from lenet_edge import bundle
+from lenet_edge.files import output_dirs
 
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
@@ -130,8 +131,8 @@ def _tasks(tasks):
 
 
 def test_no_fetch_or_benchmark_failure_is_ignored_by_the_playbook():
-    from lenet_edge.deploy import DeployConfig
     from lenet_edge.deploy.ansible import playbook
+    from lenet_edge.deploy.release import DeployConfig
 
     play = playbook(["manifest.json"], "", "w.whl", DeployConfig(benchmark=True), Path("/m"))
     tasks = list(_tasks(play[0]["tasks"]))
@@ -146,8 +147,8 @@ def test_no_fetch_or_benchmark_failure_is_ignored_by_the_playbook():
 def test_scripts_reach_the_device_as_written_not_as_jinja():
     # Ansible templates every argv: `${#x}` in a script opens a Jinja comment and fails the
     # task ("Missing end of comment tag"); `{{`/`{%` would be evaluated.
-    from lenet_edge.deploy import DeployConfig
     from lenet_edge.deploy.ansible import playbook
+    from lenet_edge.deploy.release import DeployConfig
 
     play = playbook(["manifest.json"], "", "w.whl", DeployConfig(benchmark=True), Path("/m"))
     scripts = [t["ansible.builtin.command"]["argv"][2] for t in _tasks(play[0]["tasks"])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lenet_edge import bundle
 from lenet_edge.errors import LenetEdgeError, OutputError
-from lenet_edge.output_files import is_temp_name
+from lenet_edge.files.output_files import is_temp_name
 from lenet_edge.variants import VARIANTS
 
 MARKER = ".lenet-edge"
@@ -78,7 +78,7 @@ def marker_kind(path: Path) -> str | None:
     """The kind `path`'s marker names: "" for a kindless (first) marker, None for none."""
     if not has_marker(path):
         return None
-    from lenet_edge import input_files
+    from lenet_edge.files import input_files
 
     try:
         kind = input_files.InputKind(f"a {MARKER} marker", _MARKER_BYTES, OutputError)
@@ -104,7 +104,7 @@ def has_marker(path: Path) -> bool:
 
 def _lenet_edge_json(path: Path) -> dict | None:
     """A JSON object lenet-edge wrote, or None (absent, unreadable, another program's)."""
-    from lenet_edge import input_files
+    from lenet_edge.files import input_files
 
     if not path.is_file():
         return None
@@ -129,7 +129,7 @@ def _legacy_model(path: Path) -> bool:
 
 
 def _legacy_playbook(path: Path) -> bool:
-    from lenet_edge import input_files
+    from lenet_edge.files import input_files
 
     playbook = path / "deploy.yml"
     return playbook.is_file() and input_files.read_bytes(playbook, input_files.PLAYBOOK) \

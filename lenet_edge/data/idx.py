@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_edge import bundle, input_files
+from lenet_edge import bundle
 from lenet_edge.errors import DataError, UsageError
+from lenet_edge.files import input_files
 
 UINT8_CODE = 0x08
 DTYPE_NAMES = {0x08: "uint8", 0x09: "int8", 0x0B: "int16", 0x0C: "int32",

@@ -2,7 +2,7 @@
 
 TF-free: numpy, one interpreter, and Pillow for pictures (all in `lenet-edge[runtime]`).
 
-    from lenet_edge.predict import predict
+    from lenet_edge.runtime.predict import predict
     result = predict("model/", ["seven.png", "batch.npy"], top_k=3)
     for p in result.predictions:
         print(p.image, p.top[0].label, p.top[0].probability)
@@ -23,10 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from lenet_edge import bundle, input_files
-from lenet_edge.data import CLASS_NAMES, preprocess
+from lenet_edge import bundle
+from lenet_edge.data.classes import CLASS_NAMES
+from lenet_edge.data.image_files import Images, read_images
+from lenet_edge.data.preprocess import preprocess
 from lenet_edge.errors import ModelError, UsageError
-from lenet_edge.image_files import Images, read_images
+from lenet_edge.files import input_files
 from lenet_edge.runtime.plan import plan_jobs, read_artifacts
 from lenet_edge.runtime.runner import IMAGE_SHAPE, IncompatibleModelError, Runner, load_runner
 from lenet_edge.runtime.runtimes import AUTO, auto_runtime, get_runtime, resolve_runtime
@@ -89,7 +91,7 @@ def predict(model: str | os.PathLike, images: Sequence[str | os.PathLike] | np.n
 
     Args:
         model: a bundle folder, or a .tflite / .onnx file.
-        images: paths (PNG, JPEG, BMP, or .npy batches: see `lenet_edge.image_files`), or a
+        images: paths (PNG, JPEG, BMP, or .npy batches: see `lenet_edge.data.image_files`), or a
             uint8 array (N, 28, 28) of MNIST-form frames, named `array[i]`.
         top_k: classes per image, 1..number of classes.
         variant: the bundle variant to use; None picks fp32 when present and runnable, else

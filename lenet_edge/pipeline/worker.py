@@ -1,4 +1,4 @@
-"""The pipeline's child processes: `python -m lenet_edge.pipeline_worker toolchain|runtime`.
+"""The pipeline's child processes: `python -m lenet_edge.pipeline.worker toolchain|runtime`.
 
 Both sides of the protocol live here: `run_worker` starts a child and reads it; `main` is
 the child.
@@ -26,8 +26,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lenet_edge import errors, interrupts, output_dirs
+from lenet_edge import errors, interrupts
 from lenet_edge.errors import LenetEdgeError
+from lenet_edge.files import output_dirs
 
 TOOLCHAIN_PACKAGES = ("tensorflow", "keras", "tf2onnx")
 INTERNAL_ERROR = 70
@@ -39,7 +40,7 @@ Emit = Callable[..., None]
 
 def run_worker(kind: str, request: dict[str, Any],
                on_event: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """Run `python -m lenet_edge.pipeline_worker KIND`; pass it `request`, relay its events.
+    """Run `python -m lenet_edge.pipeline.worker KIND`; pass it `request`, relay its events.
 
     The child's stderr (TensorFlow's chatter) goes to a temporary file and is shown only in
     an error message; LENET_EDGE_DEBUG=1 lets it through.
@@ -51,7 +52,7 @@ def run_worker(kind: str, request: dict[str, Any],
         The child's expected failure as the same kind of LenetEdgeError (same exit code);
         KeyboardInterrupt if it was interrupted; RuntimeError if it crashed.
     """
-    cmd = [sys.executable, "-m", "lenet_edge.pipeline_worker", kind]
+    cmd = [sys.executable, "-m", "lenet_edge.pipeline.worker", kind]
     result: dict[str, Any] = {}
     failure: dict[str, Any] | None = None
     with tempfile.TemporaryFile("w+") as log:
@@ -216,7 +217,7 @@ WORKERS = {"toolchain": run_toolchain, "runtime": run_runtime}
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in WORKERS:
-        print(f"usage: python -m lenet_edge.pipeline_worker {{{','.join(WORKERS)}}}",
+        print(f"usage: python -m lenet_edge.pipeline.worker {{{','.join(WORKERS)}}}",
               file=sys.stderr)
         return 2
     events = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)

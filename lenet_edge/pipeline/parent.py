@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from lenet_edge import bundle, errors
-from lenet_edge.recommend import Outcome, Recommendation, check_preference, outcomes, recommend
+from lenet_edge.report.recommend import (
+    Outcome,
+    Recommendation,
+    check_preference,
+    outcomes,
+    recommend,
+)
 from lenet_edge.report.results_files import (
     BENCHMARK_JSON,
     PIPELINE_JSON,
@@ -203,7 +209,7 @@ def _evaluate(config: PipelineConfig, tracker: _StageTracker) -> PipelineResult:
               "runtime_child_toolchain_modules": modules}
     bundle.write_json(out / PIPELINE_JSON, record)  # the report reads the preference from it
 
-    from lenet_edge.pipeline_worker import toolchain_modules
+    from lenet_edge.pipeline.worker import toolchain_modules
     from lenet_edge.report import write_report
 
     tracker.begin("report", total=1)
@@ -272,7 +278,7 @@ class _StageTracker:
 def _run_worker(kind: str, request: dict[str, Any], tracker: _StageTracker,
                 process: str) -> dict[str, Any]:
     """Run one child, relaying its progress to `tracker`; return its result."""
-    from lenet_edge.pipeline_worker import run_worker
+    from lenet_edge.pipeline.worker import run_worker
 
     tracker.new_process()
     tracker.begin(STAGES[0] if kind == "toolchain" else STAGES[2])  # clock includes start-up

@@ -13,7 +13,6 @@ these that holds the data wins:
 5. a download through Keras, unless `$LENET_EDGE_OFFLINE` is set (to anything but 0).
 
 `digits` is scikit-learn's bundled 8x8 set framed into 28x28 like MNIST, always offline.
-`preprocess` is the one function that turns uint8 images into model input.
 """
 
 from __future__ import annotations
@@ -29,24 +28,17 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_edge import input_files, npz_files
 from lenet_edge.choices import unknown_choice
+from lenet_edge.data.classes import CLASS_NAMES, DATASETS
+from lenet_edge.data.idx import read_idx, write_idx
+from lenet_edge.data.preprocess import IMAGE_SHAPE
 from lenet_edge.errors import DataError, UsageError
-from lenet_edge.idx import read_idx, write_idx
+from lenet_edge.files import input_files, npz_files
 from lenet_edge.stderr import native_stderr_silenced
 
-__all__ = ["CLASS_NAMES", "DATASETS", "Dataset", "load_dataset", "preprocess", "read_dir",
-           "read_idx", "write_idx"]
+__all__ = ["CLASS_NAMES", "DATASETS", "Dataset", "load_dataset", "read_dir", "read_idx",
+           "write_idx"]
 
-DATASETS = ("mnist", "fashion-mnist", "digits")
-_DIGIT_NAMES = tuple(str(i) for i in range(10))
-CLASS_NAMES = {
-    "mnist": _DIGIT_NAMES,
-    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-    "digits": _DIGIT_NAMES,
-}
-IMAGE_SHAPE = (28, 28)
 SPLITS = ("x_train", "y_train", "x_test", "y_test")  # also the keys of a Keras-style .npz
 IDX_NAMES = {
     "x_train": "train-images-idx3-ubyte",
@@ -112,7 +104,7 @@ def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None)
     if name == "digits":
         if data_dir is not None:
             raise UsageError("the 'digits' dataset is built in (scikit-learn); drop --data-dir")
-        from lenet_edge import digits
+        from lenet_edge.data import digits
 
         arrays, source = digits.load_digits_split()
         return _dataset("digits", (arrays, source))
@@ -157,25 +149,6 @@ def read_dir(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], str]:
         f"{path}: holds neither the four IDX files ({', '.join(IDX_NAMES.values())},"
         " each optionally .gz) nor a .npz with x_train, y_train, x_test, y_test"
     )
-
-
-def preprocess(images: np.ndarray) -> np.ndarray:
-    """uint8 images (N, 28, 28) or (N, 28, 28, 1) -> float32 (N, 28, 28, 1) in [0, 1].
-
-    The one preprocessing step for training, calibration and inference alike.
-
-    Raises:
-        DataError: any other dtype or shape. A DataError rather than a UsageError because
-            the array comes from data (a file, a bundle, a photo), not from an option the
-            user typed; floats are refused rather than guessed at ([0, 1] or [0, 255]?).
-    """
-    array = np.asarray(images)
-    shape_ok = array.ndim in (3, 4) and array.shape[1:3] == IMAGE_SHAPE
-    if array.dtype != np.uint8 or not shape_ok or (array.ndim == 4 and array.shape[3] != 1):
-        raise DataError(
-            f"images must be uint8 (N, 28, 28) or (N, 28, 28, 1), got {array.dtype} {array.shape}"
-        )
-    return (array.reshape(-1, *IMAGE_SHAPE, 1).astype(np.float32) / np.float32(255.0))
 
 
 # --- resolution ----------------------------------------------------------------------------

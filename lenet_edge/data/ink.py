@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lenet_edge.framing import BOX
+from lenet_edge.data.framing import BOX
 
 # The paper is fitted on at most this many pixels per side (a strided sample): 64 x 64
 # samples pin down six coefficients many times over, in a millisecond on a Pi.

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lenet_edge.data.framing import to_mnist_frame
 from lenet_edge.errors import require
-from lenet_edge.framing import to_mnist_frame
 
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0

@@ -29,10 +29,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lenet_edge import input_files
+from lenet_edge.data.framing import FRAME, to_mnist_frame
+from lenet_edge.data.ink import find_ink
 from lenet_edge.errors import DataError, MissingDependencyError
-from lenet_edge.framing import FRAME, to_mnist_frame
-from lenet_edge.ink import find_ink
+from lenet_edge.files import input_files
 
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP")
 MAX_IMAGE_PIXELS = 50_000_000  # 50 MP: a 8660 x 5773 photo; beyond it, a bomb or a mistake

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from lenet_edge import interrupts
 from lenet_edge.errors import OutputError
-from lenet_edge.output_dir_kinds import (  # noqa: F401  (MARKER, the kinds: used by callers)
+from lenet_edge.files.output_dir_kinds import (  # noqa: F401  (MARKER, the kinds: used by callers)
     ANSIBLE_DIR,
     MARKER,
     MODEL_DIR,
@@ -48,7 +48,7 @@ from lenet_edge.output_dir_kinds import (  # noqa: F401  (MARKER, the kinds: use
     refusal,
     write_marker,
 )
-from lenet_edge.output_files import dir_mode, process_alive
+from lenet_edge.files.output_files import dir_mode, process_alive
 
 
 def _notify_stderr(message: str) -> None:

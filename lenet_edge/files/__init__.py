@@ -1,0 +1,1 @@
+"""Files in and out: the one bounded reader, atomic writers, owned output folders, .npz."""

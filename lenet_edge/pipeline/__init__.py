@@ -1,0 +1,1 @@
+"""The one-command run: a TF-free parent (`parent`) and its two worker processes (`worker`)."""
