@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lenet_edge.choices import unknown_choice
+from lenet_edge.formats import get_format
 
 
 @dataclass(frozen=True)
 class Variant:
     name: str
-    format: str  # "tflite" or "onnx"
+    format: str  # a name in lenet_edge.formats.FORMATS: "tflite" or "onnx"
     weights: str
     activations: str
     io: str  # dtype of the model's own input and output tensors
@@ -23,8 +24,8 @@ class Variant:
 
     @property
     def file(self) -> str:
-        suffix = "tflite" if self.format == "tflite" else "onnx"
-        return f"lenet5_{self.name.replace('-', '_')}.{suffix}"
+        """The file convert writes, e.g. lenet5_onnx_int8.onnx."""
+        return f"lenet5_{self.name.replace('-', '_')}{get_format(self.format).suffix}"
 
 
 VARIANTS: tuple[Variant, ...] = (

@@ -12,9 +12,10 @@ import shutil
 import struct
 from pathlib import Path
 
-from lenet_edge import bundle, tflite_model
+from lenet_edge import bundle
+from lenet_edge.formats import tflite
 
-FULLY_CONNECTED = tflite_model.BUILTIN_OPS.index("FULLY_CONNECTED")
+FULLY_CONNECTED = tflite.BUILTIN_OPS.index("FULLY_CONNECTED")
 # tflite-runtime 2.14 registers FULLY_CONNECTED up to version 11; ai-edge-litert 2.3 has 12
 # (measured: a per-channel dynamic-range model needs 12 and loads only on the latter).
 NEWER_FC_VERSION = 12
@@ -76,7 +77,7 @@ def replace_artifact(bundle_dir: Path, variant: str, data: bytes) -> None:
     bundle.write_bytes(path, data)
     entry.update(bundle.file_entry(path))
     if entry["format"] == "tflite":
-        entry["ops"] = [list(op) for op in tflite_model.describe(data).ops]
+        entry["ops"] = [list(op) for op in tflite.describe(data).ops]
     bundle.write_json(bundle_dir / bundle.MANIFEST, manifest)
 
 

@@ -20,7 +20,7 @@ import pytest
 from lenet_edge import bundle
 from lenet_edge.data.preprocess import preprocess
 from lenet_edge.errors import ModelError
-from lenet_edge.tflite_model import BUILTIN_OPS
+from lenet_edge.formats.tflite import BUILTIN_OPS
 from lenet_edge.variants import VARIANT_NAMES, VARIANTS, get_variant
 
 Interpreter = pytest.importorskip("ai_edge_litert.interpreter").Interpreter

@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lenet_edge import formats
 from lenet_edge.errors import ModelError, UsageError
-from lenet_edge.runtime import model_file, onnx_model, regression
+from lenet_edge.formats import onnx as onnx_format
+from lenet_edge.runtime import regression
 from lenet_edge.runtime.metrics import compare_logits
 from lenet_edge.runtime.quantization import Quantization
 from lenet_edge.runtime.timing import LatencyStats, TimingPolicy, run_for, time_calls
@@ -28,17 +30,17 @@ from lenet_edge.runtime.timing import LatencyStats, TimingPolicy, run_for, time_
 ])
 def test_detect_format_explains_what_the_file_is(data, message):
     with pytest.raises(ModelError, match=message):
-        model_file.detect_format(data, "x.tflite")
+        formats.detect_format(data, "x.tflite")
 
 
 def test_detect_format_reads_the_tflite_identifier_and_the_onnx_first_byte():
-    assert model_file.detect_format(b"\x1c\x00\x00\x00TFL3" + bytes(40)) == "tflite"
-    assert model_file.detect_format(b"\x08\x08\x12\x07tf2onnx") == "onnx"
+    assert formats.detect_format(b"\x1c\x00\x00\x00TFL3" + bytes(40)) == "tflite"
+    assert formats.detect_format(b"\x08\x08\x12\x07tf2onnx") == "onnx"
 
 
 def test_a_file_claiming_the_wrong_format_is_refused():
     with pytest.raises(ModelError, match="expected a TFLite flatbuffer"):
-        model_file.check_model_bytes(b"\x08\x08" + bytes(40), "tflite", "m.tflite")
+        formats.check_model_bytes(b"\x08\x08" + bytes(40), "tflite", "m.tflite")
 
 
 # --- the ONNX reader -------------------------------------------------------------------------
@@ -73,30 +75,32 @@ def _tiny_onnx() -> bytes:
 
 
 def test_onnx_reader_decodes_opsets_ops_and_io():
-    info = onnx_model.describe(_tiny_onnx())
-    assert info.ir_version == 8 and info.producer == "hand" and info.opsets == {"": 17}
+    info = onnx_format.describe(_tiny_onnx())
+    assert info.details == {"ir_version": 8, "producer": "hand", "opsets": {"": 17}}
     assert info.ops == (("Relu", 17),)
-    assert [(t.name, t.shape, t.dtype) for t in info.inputs] == [("x", ("N", 4), "float32")]
+    # The named dimension 'N' is open: -1, as TFLite's shape signature and the manifest say.
+    assert [(t.name, t.shape, t.dtype) for t in info.inputs] == [("x", (-1, 4), "float32")]
     assert [t.name for t in info.outputs] == ["y"]  # 'w' is an initializer, not an input
+    assert info.as_manifest()["opset"] == 17
 
 
 def test_onnx_reader_refuses_every_truncation():
     data = _tiny_onnx()
     for end in range(1, len(data)):
         try:
-            onnx_model.describe(data[:end])
+            onnx_format.describe(data[:end])
         except ModelError:
             continue
         # A cut on a field boundary is a shorter but well-formed message: it must then
         # still be missing its graph or ir_version, or decode consistently.
-        assert onnx_model.describe(data[:end]).ir_version == 8
+        assert onnx_format.describe(data[:end]).details["ir_version"] == 8
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=400))
 def test_onnx_reader_raises_only_model_error_on_arbitrary_bytes(data):
     try:
-        onnx_model.describe(data, "fuzz.onnx")
+        onnx_format.describe(data, "fuzz.onnx")
     except ModelError as exc:
         assert str(exc).startswith("fuzz.onnx: not a valid ONNX model")
 

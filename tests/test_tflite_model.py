@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from lenet_edge import bundle
 from lenet_edge.errors import ModelError
-from lenet_edge.tflite_model import BUILTIN_OPS, TENSOR_TYPES, describe
+from lenet_edge.formats.tflite import BUILTIN_OPS, TENSOR_TYPES, describe
 
 flatbuffers = pytest.importorskip("flatbuffers")
 schema = pytest.importorskip("ai_edge_litert.schema_py_generated")

@@ -40,11 +40,12 @@ def _check_not_a_folder(path: Path) -> None:
         ModelError: `path` is a directory.
     """
     from lenet_edge.errors import ModelError
+    from lenet_edge.formats import SUFFIXES
 
     if not os.path.isdir(path):
         return
     try:
-        models = sorted(p.name for p in path.iterdir() if p.suffix in (".tflite", ".onnx"))
+        models = sorted(p.name for p in path.iterdir() if p.suffix in SUFFIXES)
     except OSError:
         models = []
     if not models:

@@ -1,7 +1,7 @@
 """Inspect any model file: format, size, I/O with quantisation, ops, and who can run it.
 
-The file need not come from a bundle, so nothing vouches for it. It is read once, checked by
-the pure-Python readers (`tflite_model`, `onnx_model`: a malformed file stops here with a
+The file need not come from a bundle, so nothing vouches for it. It is read once, described by
+its format's pure-Python reader (`lenet_edge.formats`: a malformed file stops here with a
 ModelError), and only then handed to each installed interpreter in a child process that gets
 the same bytes on stdin, with its address space capped and a timeout. An interpreter that
 crashes on the file kills only that child; the report says which signal.
@@ -17,9 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lenet_edge import bundle
+from lenet_edge import bundle, formats
 from lenet_edge.files import input_files
-from lenet_edge.runtime import model_file
 from lenet_edge.runtime.child_python import PYTHON_ENV, run_python
 from lenet_edge.runtime.runtimes import RuntimeSpec, runtimes_for
 
@@ -66,45 +65,18 @@ def inspect_model(path: str | os.PathLike, probe: bool = True,
     """
     path = Path(path)
     data = input_files.read_bytes(path, input_files.MODEL)
-    fmt = model_file.detect_format(data, str(path))
-    info = _describe_tflite(data, str(path)) if fmt == "tflite" else _describe_onnx(data, str(path))
-    report = ModelInspection(str(path), fmt, len(data), bundle.sha256_bytes(data), **info)
+    model = formats.describe(data, source=str(path))
+    report = ModelInspection(
+        str(path), model.format, len(data), bundle.sha256_bytes(data),
+        inputs=[t.as_manifest() for t in model.inputs],
+        outputs=[t.as_manifest() for t in model.outputs],
+        ops=[list(op) for op in model.ops], min_runtime_version=model.min_runtime_version,
+        details=dict(model.details),
+    )
     if probe:
-        report.runtimes = [probe_runtime(data, fmt, spec, timeout) for spec in runtimes_for(fmt)]
+        report.runtimes = [probe_runtime(data, model.format, spec, timeout)
+                           for spec in runtimes_for(model.format)]
     return report
-
-
-def _describe_tflite(data: bytes, source: str) -> dict[str, Any]:
-    from lenet_edge import tflite_model
-
-    model = tflite_model.describe(data, source)
-    return {
-        "inputs": [t.as_manifest() for t in model.inputs],
-        "outputs": [t.as_manifest() for t in model.outputs],
-        "ops": [list(op) for op in model.ops],
-        "min_runtime_version": model.min_runtime_version,
-        "details": {"description": model.description},
-    }
-
-
-def _describe_onnx(data: bytes, source: str) -> dict[str, Any]:
-    from lenet_edge.runtime import onnx_model
-
-    model = onnx_model.describe(data, source)
-
-    def tensor(t) -> dict[str, Any]:
-        # ONNX graph I/O carries no quantisation: a QDQ model quantises inside the graph.
-        return {"name": t.name, "shape": list(t.shape), "dtype": t.dtype,
-                "scale": None, "zero_point": None}
-
-    return {
-        "inputs": [tensor(t) for t in model.inputs],
-        "outputs": [tensor(t) for t in model.outputs],
-        "ops": [list(op) for op in model.ops],
-        "min_runtime_version": None,
-        "details": {"ir_version": model.ir_version, "opsets": model.opsets,
-                    "producer": model.producer},
-    }
 
 
 def probe_memory_mb(model_bytes: int) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from lenet_edge.errors import ModelError
-from lenet_edge.runtime.runner import (
+from lenet_edge.runtime.runner_types import (
     DEFAULT_BATCH,
     IncompatibleModelError,
     PreparedCall,

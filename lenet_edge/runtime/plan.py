@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lenet_edge import bundle
+from lenet_edge import bundle, formats
 from lenet_edge.errors import ModelError, UsageError
-from lenet_edge.runtime import model_file
 from lenet_edge.runtime.runtimes import (
     AUTO,
     RuntimeSpec,
@@ -80,7 +79,7 @@ def plan_jobs(manifest: dict[str, Any], variants: Sequence[str] | None,
     for name in chosen:
         entry = artifacts[name]
         fmt = entry["format"]
-        if fmt not in ("tflite", "onnx"):
+        if fmt not in formats.FORMAT_NAMES:
             raise ModelError(f"artifact {name!r} has unknown format {fmt!r}")
         specs: list[RuntimeSpec] = []
         for runtime in runtime_names:
@@ -108,7 +107,7 @@ def read_artifacts(bundle_dir: str | Path, jobs: Sequence[Job]) -> dict[str, byt
     for job in jobs:
         if job.variant not in blobs:
             data = bundle.read_verified(bundle_dir, job.entry)
-            model_file.check_model_bytes(data, job.entry["format"],
+            formats.check_model_bytes(data, job.entry["format"],
                                          str(Path(bundle_dir) / job.entry["file"]))
             blobs[job.variant] = data
     return blobs

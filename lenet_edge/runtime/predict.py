@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from lenet_edge import bundle
+from lenet_edge import bundle, formats
 from lenet_edge.data.classes import CLASS_NAMES
 from lenet_edge.data.image_files import Images, read_images
 from lenet_edge.data.preprocess import preprocess
@@ -170,7 +170,7 @@ def _default_variant(artifacts: dict[str, Any], runtime: str) -> tuple[str, str]
     def runnable(name: str) -> bool:
         fmt = artifacts[name]["format"]
         if runtime == AUTO:
-            return fmt in ("tflite", "onnx") and auto_runtime(fmt) is not None
+            return fmt in formats.FORMAT_NAMES and auto_runtime(fmt) is not None
         return get_runtime(runtime).format == fmt
 
     chosen = next((v for v in ordered if runnable(v)), ordered[0])
@@ -193,12 +193,11 @@ def _load_model_file(path: Path, variant: str | None,
         return _load_from_bundle(path.parent, listed, runtime, reason="the file given")
     if variant is not None:
         raise UsageError(f"--variant applies to a bundle folder; {path} is a model file")
-    from lenet_edge.runtime import model_file
     from lenet_edge.runtime.inspect import probe_runtime
 
     data = input_files.read_bytes(path, input_files.MODEL)
-    fmt = model_file.detect_format(data, str(path))
-    model_file.check_model_bytes(data, fmt, str(path))  # pure Python, bounds-checked
+    fmt = formats.detect_format(data, str(path))
+    formats.check_model_bytes(data, fmt, str(path))  # pure Python, bounds-checked
     spec = resolve_runtime(runtime, fmt)
     check = probe_runtime(data, fmt, spec)  # a crash here kills only the child
     if check.status == "incompatible":
@@ -238,7 +237,7 @@ def _check_order(model: str | os.PathLike,
         return
     paths = [images] if isinstance(images, (str, os.PathLike)) else list(images)
     for image in map(Path, paths):
-        if image.is_dir() or image.suffix.lower() in (".tflite", ".onnx"):
+        if image.is_dir() or image.suffix.lower() in formats.SUFFIXES:
             raise UsageError(f"{image} is a model, given as an image: the first argument is "
                              "the model (a bundle folder or a .tflite / .onnx file), the rest "
                              f"are images (the first given was {model})")

@@ -1,21 +1,30 @@
 """The catalogue of interpreters the runtime half can drive, as data, and how to pick one.
 
-Nothing here imports an interpreter: `installed()` asks the import system whether a package
-exists, so listing runtimes costs microseconds. ai_edge_litert and tflite_runtime were measured
-to load and run the same models side by side in one process (tflite-runtime 2.14 and
-ai-edge-litert 2.3, x86_64), so both are imported in-process; only TensorFlow must stay out.
+One row per runtime: its `--runtime` name, the model format it runs, where it comes from, and
+the runner class that drives it (a dotted path, imported on first use). Nothing here imports an
+interpreter or a backend: `installed()` asks the import system whether a package exists, so
+listing runtimes costs microseconds. A new runtime is one row here, plus its runner class if no
+existing one drives it.
+
+ai_edge_litert and tflite_runtime were measured to load and run the same models side by side
+in one process (tflite-runtime 2.14 and ai-edge-litert 2.3, x86_64), so both are imported
+in-process; only TensorFlow must stay out.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import importlib.util
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lenet_edge.choices import unknown_choice
 from lenet_edge.errors import MissingDependencyError, UsageError
+from lenet_edge.formats import FORMAT_NAMES
+
+if TYPE_CHECKING:
+    from lenet_edge.runtime.runner_types import Backend
 
 AUTO = "auto"
 
@@ -29,6 +38,12 @@ class RuntimeSpec:
     package: str  # top-level import name
     distribution: str  # PyPI name, for its version
     extra: str  # lenet-edge extra that installs it
+    runner: str  # "module:Class" of its runner, a runner_types.Backend
+
+    def runner_class(self) -> Backend:
+        """The runner class, imported now (its module imports the interpreter only on load)."""
+        module, _, name = self.runner.partition(":")
+        return getattr(importlib.import_module(module), name)
 
     def installed(self) -> bool:
         return importlib.util.find_spec(self.package) is not None
@@ -39,6 +54,8 @@ class RuntimeSpec:
         found = getattr(sys.modules.get(self.package), "__version__", None)
         if isinstance(found, str) and found:
             return found
+        import importlib.metadata  # here: ~15 ms at start-up, and the CLI imports this table
+
         try:
             return importlib.metadata.version(self.distribution)
         except importlib.metadata.PackageNotFoundError:
@@ -57,13 +74,18 @@ class RuntimeSpec:
 
 # Order matters: `auto` takes the first installed runtime for a format. ai-edge-litert is the
 # maintained successor of tflite-runtime, so it goes first.
+# ai_edge_litert and tflite_runtime expose the same Interpreter API: one runner drives both.
+_TFLITE_RUNNER = "lenet_edge.runtime.tflite:TFLiteRunner"
+_ONNX_RUNNER = "lenet_edge.runtime.onnx:OnnxRunner"
 RUNTIMES: tuple[RuntimeSpec, ...] = (
-    RuntimeSpec("litert", "tflite", "ai_edge_litert", "ai-edge-litert", "runtime"),
-    RuntimeSpec("tflite-runtime", "tflite", "tflite_runtime", "tflite-runtime", "tflite-runtime"),
-    RuntimeSpec("onnxruntime", "onnx", "onnxruntime", "onnxruntime", "runtime"),
+    RuntimeSpec("litert", "tflite", "ai_edge_litert", "ai-edge-litert", "runtime",
+                _TFLITE_RUNNER),
+    RuntimeSpec("tflite-runtime", "tflite", "tflite_runtime", "tflite-runtime", "tflite-runtime",
+                _TFLITE_RUNNER),
+    RuntimeSpec("onnxruntime", "onnx", "onnxruntime", "onnxruntime", "runtime", _ONNX_RUNNER),
 )
 RUNTIME_NAMES: tuple[str, ...] = tuple(r.name for r in RUNTIMES)
-FORMATS: tuple[str, ...] = ("tflite", "onnx")
+FORMATS: tuple[str, ...] = FORMAT_NAMES  # every format some runtime could run
 _BY_NAME = {r.name: r for r in RUNTIMES}
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from lenet_edge import tflite_model
 from lenet_edge.errors import ModelError
+from lenet_edge.formats import tflite as tflite_format
 from lenet_edge.runtime.quantization import Quantization
-from lenet_edge.runtime.runner import (
+from lenet_edge.runtime.runner_types import (
     DEFAULT_BATCH,
     IncompatibleModelError,
     PreparedCall,
@@ -67,7 +67,7 @@ def load_error(exc: Exception, spec: RuntimeSpec, version: str,
 
 def _min_runtime(data: bytes) -> str | None:
     try:
-        return tflite_model.describe(data).min_runtime_version
+        return tflite_format.describe(data).min_runtime_version
     except ModelError:
         return None
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from lenet_edge import __version__, bundle
+from lenet_edge import __version__, bundle, formats
 from lenet_edge.errors import DataError, ModelError, OutputError, UsageError
 from lenet_edge.toolchain import forward as forward_graph
 from lenet_edge.toolchain import onnx as onnx_export
@@ -56,25 +56,17 @@ class _Sources:
         return self._float_onnx
 
 
-def _tflite_artifact(recipe, sources: _Sources) -> tuple[bytes, dict[str, Any]]:
-    from lenet_edge.tflite_model import describe
-
-    data = tflite_export.export_tflite(sources.frozen(), recipe, sources.calibration)
-    info = describe(data)
-    return data, {
-        "inputs": [t.as_manifest() for t in info.inputs],
-        "outputs": [t.as_manifest() for t in info.outputs],
-        "min_runtime_version": info.min_runtime_version,
-        "ops": [list(op) for op in info.ops],
-    }
+def _tflite_artifact(recipe, sources: _Sources) -> bytes:
+    return tflite_export.export_tflite(sources.frozen(), recipe, sources.calibration)
 
 
-def _onnx_artifact(recipe, sources: _Sources) -> tuple[bytes, dict[str, Any]]:
-    data = onnx_export.export_onnx(sources.float_onnx(), recipe, sources.calibration)
-    return data, onnx_export.describe_onnx(data)
+def _onnx_artifact(recipe, sources: _Sources) -> bytes:
+    return onnx_export.export_onnx(sources.float_onnx(), recipe, sources.calibration)
 
 
-EXPORTERS: dict[str, Callable[[Any, _Sources], tuple[bytes, dict[str, Any]]]] = {
+# One exporter per format; what each file declares is read back by the format's describer
+# (lenet_edge.formats), the same one inspect and the runtime use.
+EXPORTERS: dict[str, Callable[[Any, _Sources], bytes]] = {
     "tflite": _tflite_artifact,
     "onnx": _onnx_artifact,
 }
@@ -132,8 +124,9 @@ def convert(
     for variant in chosen:
         recipe = RECIPES[variant.format][variant.name]
         started = time.perf_counter()
-        data, described = EXPORTERS[variant.format](recipe, sources)
+        data = EXPORTERS[variant.format](recipe, sources)
         seconds = time.perf_counter() - started
+        described = formats.describe(data, variant.format, variant.file).as_manifest()
         described["converter"] = {
             "recipe": recipe.as_manifest(),
             "calibration": ({"samples": calibration_samples, "seed": info["config"]["seed"],

@@ -10,7 +10,6 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -122,25 +121,3 @@ def export_onnx(float_onnx: bytes, recipe: ONNXRecipe, calibration: np.ndarray |
     onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
     return data
 
-
-def describe_onnx(data: bytes) -> dict[str, Any]:
-    """Manifest fields of an ONNX model: inputs, outputs (dynamic dims as -1) and opset."""
-    import onnx
-    from onnx import helper
-
-    model = onnx.load_from_string(data)
-
-    def tensor(value) -> dict[str, Any]:
-        kind = value.type.tensor_type
-        shape = [d.dim_value if d.HasField("dim_value") else -1 for d in kind.shape.dim]
-        dtype = np.dtype(helper.tensor_dtype_to_np_dtype(kind.elem_type)).name
-        # QDQ models keep float I/O: quantisation lives inside the graph.
-        return {"name": value.name, "shape": shape, "dtype": dtype,
-                "scale": None, "zero_point": None}
-
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
-    return {
-        "inputs": [tensor(v) for v in model.graph.input],
-        "outputs": [tensor(v) for v in model.graph.output],
-        "opset": opset,
-    }
