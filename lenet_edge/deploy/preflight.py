@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from lenet_edge.deploy.ssh import Transport, last_line
 from lenet_edge.errors import DeviceError
 from lenet_edge.files import input_files
+from lenet_edge.runtime.runtimes import RUNTIMES
 
 MIN_PYTHON = (3, 10)  # pyproject requires-python
 PYTHON_MISSING = 3  # exit code of _PROBE_SH when the interpreter does not exist
-# Interpreter modules the runtime half can use, and their PyPI distributions.
-INTERPRETERS = {"ai_edge_litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime",
-                "onnxruntime": "onnxruntime"}
+# Interpreter modules the runtime half can use, and their PyPI distributions (the runtime table).
+INTERPRETERS = {r.package: r.distribution for r in RUNTIMES}
 
 _PROBE_PY = r"""
 import importlib.util, json, os, platform, shutil, sys
@@ -30,8 +30,7 @@ def version(module, dist):
         return metadata.version(dist)
     except Exception:
         return "unknown"
-mods = {"ai_edge_litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime",
-        "onnxruntime": "onnxruntime", "numpy": "numpy", "lenet_edge": "lenet-edge"}
+mods = @MODULES@
 path = os.path.abspath(os.path.expanduser(sys.argv[1]))
 while not os.path.isdir(path):
     path = os.path.dirname(path)
@@ -43,7 +42,7 @@ print(json.dumps({
     "ensurepip": importlib.util.find_spec("ensurepip") is not None,
     "free_bytes": shutil.disk_usage(path).free, "disk_path": path,
 }))
-"""
+""".replace("@MODULES@", repr({**INTERPRETERS, "numpy": "numpy", "lenet_edge": "lenet-edge"}))
 
 _PROBE_SH = r"""
 command -v "$1" >/dev/null 2>&1 || exit 3
@@ -150,6 +149,5 @@ def check_ready(
         )
 
 
-# `--runtime` names (lenet_edge.runtime.runtimes) -> the module each needs on the device.
-_RUNTIME_MODULES = {"litert": "ai_edge_litert", "tflite-runtime": "tflite_runtime",
-                    "onnxruntime": "onnxruntime"}
+# `--runtime` names -> the module each needs on the device.
+_RUNTIME_MODULES = {r.name: r.package for r in RUNTIMES}
