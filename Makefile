@@ -4,23 +4,33 @@
 # and the same two package sets on an emulated arm64 Pi (.emulated-pi/, qemu-user).
 
 PYTHON ?= python3
-SYSTEM_PACKAGES := dataset-fashion-mnist openssh-server openssh-client chromium
+SYSTEM_PACKAGES := dataset-fashion-mnist openssh-server openssh-client chromium shellcheck
 PYTEST_ARGS ?=
 
 EMULATED_PI := .emulated-pi
 
-.PHONY: demo test lint bench dist system-deps emulated-pi pi-e2e clean clean-emulated-pi
+.PHONY: demo test lint actionlint bench dist system-deps emulated-pi pi-e2e clean clean-emulated-pi
 
 demo: .venv/.installed
 	.venv/bin/lenet-edge pipeline --dataset digits --out models/demo
 
-test: .venv/.installed .venv-runtime/.installed .venv-tflite/.installed system-deps emulated-pi
+test: .venv/.installed .venv-runtime/.installed .venv-tflite/.installed system-deps emulated-pi actionlint
 	.venv/bin/ruff check lenet_edge tests scripts
 	.venv/bin/pytest $(PYTEST_ARGS)
 
 lint: .venv/.installed
 	.venv/bin/ruff check lenet_edge tests scripts
 	.venv/bin/hadolint Dockerfile
+
+# The GitHub workflows, the composite action and the example workflow for users: actionlint's
+# checks (jactionlint, its default profile; .github/jactionlint.yaml says what is relaxed and
+# why), shellcheck on every bash script in them (a Debian package: system-deps), ruff on the
+# Python one. Without shellcheck jactionlint skips the scripts with a note; under CI=true a
+# missing shellcheck is an error instead.
+WORKFLOW_FILES = .github/workflows/*.yml .github/actions/*/action.yml examples/github/*.yml
+actionlint: .venv/.installed system-deps
+	.venv/bin/jactionlint --no-color --ruff=.venv/bin/ruff $${CI:+--shellcheck=shellcheck} \
+	  $(WORKFLOW_FILES)
 
 bench: .venv/.installed system-deps
 	.venv/bin/python scripts/bench_train.py
