@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from synthetic_bundle import current_release
 
-from lenet_edge import bundle
+from lenet_edge import __version__, bundle
 from lenet_edge.files import output_dirs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ def test_emitted_playbook_passes_the_syntax_check(run_cli, synthetic_bundle, tmp
     assert {p.name for p in (out / "bundle").iterdir()} == {
         "manifest.json", "reference.npz", "lenet5_fp32.tflite", "lenet5_int8.tflite",
         "lenet5_onnx_fp32.onnx"}
-    assert (out / "wheels" / "lenet_edge-0.1.0-py3-none-any.whl").is_file()
+    assert (out / "wheels" / f"lenet_edge-{__version__}-py3-none-any.whl").is_file()
 
 
 def test_re_emitting_with_fewer_variants_leaves_no_stale_model_files(

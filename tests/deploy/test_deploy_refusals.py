@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from lenet_edge import __version__
+
 pytestmark = pytest.mark.ssh
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,7 +109,7 @@ def test_device_python_without_lenet_edge_gets_the_exact_install_command(
     proc = deploy_cli(run_cli, synthetic_bundle, "127.0.0.1", *ssh_args, "--remote-dir",
                       remote_dir, "--remote-python", "/usr/bin/python3", "--no-verify")
     assert proc.returncode == 7
-    wheel = remote_dir / "wheels" / "lenet_edge-0.1.0-py3-none-any.whl"
+    wheel = remote_dir / "wheels" / f"lenet_edge-{__version__}-py3-none-any.whl"
     command = f"/usr/bin/python3 -m pip install '{wheel}[runtime]'"
     assert command in proc.stderr
     assert wheel.is_file()  # deploy shipped the wheel the command names

@@ -13,7 +13,7 @@ import zipfile
 import pytest
 from synthetic_bundle import make_synthetic_bundle
 
-from lenet_edge import bundle
+from lenet_edge import __version__, bundle
 from lenet_edge.deploy.device_bundle import pack
 from lenet_edge.deploy.device_venv import download_command, pip_failure
 from lenet_edge.deploy.fleet import read_hosts
@@ -121,7 +121,7 @@ def test_wheel_installs_lenet_edge_with_its_cli(tmp_path):
     wheel = build_wheel(tmp_path)
     names = zipfile.ZipFile(wheel).namelist()
     assert "lenet_edge/deploy/ssh.py" in names
-    metadata = zipfile.ZipFile(wheel).read("lenet_edge-0.1.0.dist-info/METADATA").decode()
+    metadata = zipfile.ZipFile(wheel).read(f"lenet_edge-{__version__}.dist-info/METADATA").decode()
     assert "Provides-Extra: runtime" in metadata
     (tmp_path / "again").mkdir()
     # Deterministic: the same code gives the same bytes, so an up-to-date device is left alone.
