@@ -143,16 +143,14 @@ def test_bad_options_fail_before_training(run_cli, tmp_path, args, message):
 def test_the_results_file_names_are_defined_in_one_place():
     # The pipeline writes and the report reads the same files: a second spelling could drift.
     import lenet_edge
-    from lenet_edge.report import results_files
+    from lenet_edge import bundle
 
     package = Path(lenet_edge.__file__).parent
-    names = [results_files.VERIFY_JSON, results_files.BENCHMARK_JSON,
-             results_files.PIPELINE_JSON, results_files.REPORT_HTML]
-    ours = [*(package / "pipeline").glob("*.py"),
-            *(package / "report").glob("*.py"), package / "cli" / "pipeline.py",
+    names = [bundle.VERIFY_JSON, bundle.BENCHMARK_JSON, bundle.PIPELINE_JSON, bundle.REPORT_HTML]
+    ours = [*(package / "pipeline").glob("*.py"), *(package / "report").glob("*.py"),
+            *(package / "results").glob("*.py"), package / "cli" / "pipeline.py",
             package / "cli" / "report.py"]
-    spelled = {f"{path.relative_to(package)}: {name}" for path in ours
-               if path.name != "results_files.py" for name in names
+    spelled = {f"{path.relative_to(package)}: {name}" for path in ours for name in names
                if f'"{name}"' in path.read_text()}
     assert spelled == set()
 

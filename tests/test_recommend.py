@@ -1,6 +1,6 @@
 """The recommendation: a pure function of verify and benchmark results.
 
-Hand-built result dicts (the shape `verify --json` and `benchmark --json` write) pin each
+Hand-built result records (what `verify --json` and `benchmark --json` read back as) pin each
 rule; one test runs the real commands on the digits bundle and checks the rules hold there.
 """
 
@@ -21,33 +21,36 @@ from lenet_edge.report.recommend import (
     outcomes,
     recommend,
 )
+from lenet_edge.results.benchmark import BenchmarkReport, BenchmarkResult
+from lenet_edge.results.skipped import Skipped
+from lenet_edge.results.verify import VerifyReport, VerifyResult
+from lenet_edge.runtime.threads import ThreadRecommendation
 
 GATES = {"max_drop": 0.5, "min_agreement": 0.99}
 
 
 def result(variant, runtime="litert", status="pass", accuracy=0.98, delta=0.0, agreement=1.0,
            message=""):
-    passed_metrics = status != "incompatible"
-    return {
-        "variant": variant, "runtime": runtime, "runtime_version": "2.3.0", "status": status,
-        "accuracy": accuracy if passed_metrics else None,
-        "delta_points": delta if passed_metrics else None,
-        "agreement": agreement if passed_metrics else None, "message": message,
-    }
+    measured = status != "incompatible"
+    return VerifyResult(variant, runtime, "2.3.0", status,
+                        accuracy=accuracy if measured else None,
+                        delta_points=delta if measured else None,
+                        agreement=agreement if measured else None, message=message)
 
 
-def timing(variant, runtime="litert", size=70_000, p50=20.0, batch=1, throughput=50_000.0):
-    return {"variant": variant, "runtime": runtime, "status": "ok", "batch": batch,
-            "bytes": size, "p50_us": p50, "throughput_ips": throughput, "threads": 1}
+def timing(variant, runtime="litert", size=70_000, p50=20.0, batch=1, throughput=50_000.0,
+           threads=1):
+    return BenchmarkResult(variant, runtime, "2.3.0", threads, batch, "ok", size, p50_us=p50,
+                           throughput_ips=throughput)
 
 
 def verify_report(*results, skipped=()):
-    return {"passed": all(r["status"] == "pass" for r in results), "gates": GATES,
-            "images": 100, "results": list(results), "skipped": list(skipped)}
+    return VerifyReport("bundle", 100, GATES["max_drop"], GATES["min_agreement"], results,
+                        tuple(Skipped(**s) for s in skipped))
 
 
-def bench_report(*rows):
-    return {"results": list(rows)}
+def bench_report(*rows, recommendations=()):
+    return BenchmarkReport("bundle", {}, {}, rows, recommendations=recommendations)
 
 
 def why(recommendation) -> dict[tuple[str, str], str]:
@@ -162,9 +165,10 @@ def test_outcomes_join_latency_at_batch_1_and_throughput_at_the_largest_batch():
 
 
 def test_with_several_thread_counts_outcomes_use_the_recommended_one():
-    one, two = timing("fp32", p50=30.0), {**timing("fp32", p50=20.0), "threads": 2}
-    report = {"results": [one, two],
-              "recommendations": [{"variant": "fp32", "runtime": "litert", "threads": 2}]}
+    one, two = timing("fp32", p50=30.0), timing("fp32", p50=20.0, threads=2)
+    picked = ThreadRecommendation("fp32", "litert", 2, p90_us=25.0, p50_us=20.0,
+                                  best_threads=2, best_p90_us=25.0)
+    report = bench_report(one, two, recommendations=(picked,))
     (fp32,) = [o for o in outcomes(VERIFY, report) if o.variant == "fp32"]
     assert fp32.p50_us == 20.0
 
@@ -180,7 +184,8 @@ def test_on_real_results_of_the_digits_bundle(fresh_bundle, run_cli):
     # A short benchmark: the recommendation only needs a median per variant.
     run_cli("benchmark", fresh_bundle, "--runs", "50", "--min-time", "0.05", "--warmup", "5",
             "--warmup-time", "0", "--batch", "8", "--json", bench_json)
-    verify, bench = json.loads(verify_json.read_text()), json.loads(bench_json.read_text())
+    verify = VerifyReport.from_dict(json.loads(verify_json.read_text()))
+    bench = BenchmarkReport.from_dict(json.loads(bench_json.read_text()))
     for prefer, key in (("size", "bytes"), ("latency", "p50_us")):
         rec = recommend(verify, bench, prefer)
         rows = outcomes(verify, bench)

@@ -28,6 +28,8 @@ from lenet_edge.report.html import SECTIONS, render_html
 from lenet_edge.report.markdown import render_markdown
 from lenet_edge.report.recommend import recommend
 from lenet_edge.report.verify_markdown import escape_markdown
+from lenet_edge.results.benchmark import BenchmarkReport
+from lenet_edge.results.verify import VerifyReport
 
 SECTION_IDS = [sid for sid, _ in SECTIONS]
 
@@ -167,8 +169,8 @@ def test_the_page_is_self_contained(reported):
 
 def test_the_markdown_twin_has_the_tables_and_the_recommendation(reported):
     md = (reported / "report.md").read_text()
-    verify = json.loads((reported / "verify.json").read_text())
-    bench = json.loads((reported / "benchmark.json").read_text())
+    verify = VerifyReport.from_dict(json.loads((reported / "verify.json").read_text()))
+    bench = BenchmarkReport.from_dict(json.loads((reported / "benchmark.json").read_text()))
     rec = recommend(verify, bench, "size")
     assert f"**{rec.variant} on {rec.runtime}**: {escape_markdown(rec.reason)}" in md
     assert "| variant | runtime | size | accuracy | vs float |" in md
@@ -224,7 +226,7 @@ def test_an_emulated_benchmark_is_flagged_in_both_reports(reported):
     contents = gather(reported)
     plain = render_html(contents) + render_markdown(contents, "report.html")
     assert "functional only" not in plain
-    contents.benchmark["machine"]["emulated"] = "qemu-system-aarch64 (test)"
+    contents.benchmark.machine["emulated"] = "qemu-system-aarch64 (test)"
     note = ("emulated (qemu-system-aarch64 (test)): latency figures are functional only; never "
             "compare them with a real device")
     assert note in unescape(render_html(contents))

@@ -158,6 +158,7 @@ def test_verify_markdown_escapes_the_devices_text():
     from markdown_it import MarkdownIt
 
     from lenet_edge.report.verify_markdown import verify_markdown
+    from lenet_edge.results.verify import VerifyReport
 
     row = {"variant": HOSTILE, "runtime": "litert", "runtime_version": HOSTILE,
            "status": "fail", "message": HOSTILE, "accuracy": 0.5, "delta_points": -1.0,
@@ -165,7 +166,8 @@ def test_verify_markdown_escapes_the_devices_text():
     report = {"passed": False, "bundle": HOSTILE, "images": 10, "results": [row],
               "gates": {"max_drop": 0.5, "min_agreement": 0.99},
               "skipped": [{"variant": "fp16", "reason": HOSTILE}]}
-    rendered = MarkdownIt("commonmark").enable("table").render(verify_markdown(report))
+    rendered = MarkdownIt("commonmark").enable("table").render(
+        verify_markdown(VerifyReport.from_dict(report)))
     page = assert_no_markup_from_the_bundle(rendered, inline_style=False)
     assert page.text.count(HOSTILE) >= 5
 

@@ -86,67 +86,56 @@ def benchmark(
         typer.echo(strict_json(data, "--json"))
     else:
         console = stdout_console()
-        console.print(_table(data, console))
-        if data["cold_start"]:
+        console.print(_table(report, console))
+        if report.cold_start:
             console.print(_cold_start_table(data["cold_start"], console))
-        if len(data["schedule"]["threads"]) > 1:
-            console.print(_recommendations(data["recommendations"]))
-        if data["comparison"]:
+        if len(report.thread_counts) > 1:
+            console.print(_recommendations(report.recommendations))
+        if report.comparison:
             console.print(_comparison_table(data["comparison"]))
     if not report.passed:
         raise typer.Exit(1)
 
 
-def _table(data: dict, console):
-    """Timings per row; load, memory and size are per variant x runtime, in a second table.
-
-    On a narrow terminal the mean goes first (p50 is the robust figure), then the tail.
-    """
+def _table(report, console):
+    """Timings per row (results/tables.py); load, memory and size are per variant x runtime,
+    in a second table. On a narrow terminal the mean goes first (p50 is the robust figure),
+    then the tail."""
     from rich import box
     from rich.console import Group
     from rich.markup import escape
     from rich.text import Text
 
     from lenet_edge.cli.fitted_table import fitted_table
+    from lenet_edge.results.benchmark import OK
+    from lenet_edge.results.tables import benchmark_table
 
-    m = data["machine"]
-    caption = (f"{m['cpu']} ({m['arch']}, {m['usable_cores']} cores), Python {m['python']}; "
-               "µs per call: set input, invoke, read output")
+    m = report.machine
+    caption = (f"{m.get('cpu')} ({m.get('arch')}, {m.get('usable_cores')} cores), Python "
+               f"{m.get('python')}; µs per call: set input, invoke, read output")
     if m.get("emulated"):
         caption += f"\nEMULATED ({m['emulated']}): latency figures are functional only"
-    several = len(data["schedule"]["threads"]) > 1  # then load and first call per count
-    timing_rows, setup_rows, notes, seen = [], [], [], set()
-    for r in data["results"]:
-        key = (r["variant"], r["runtime"], r["threads"] if several else None)
-        if r["status"] != "ok":  # under p50, a column never left out
-            timing_rows.append([r["variant"], r["runtime"], str(r["threads"]), "", "",
-                                f"[yellow]{r['status']}[/]"])
-            notes.append(f"{r['variant']} on {r['runtime']}: {r['message']}")
-        else:
-            timing_rows.append([
-                r["variant"], r["runtime"], str(r["threads"]), str(r["batch"]),
-                f"{r['mean_us']:.1f}", f"{r['p50_us']:.1f}", f"{r['p90_us']:.1f}",
-                f"{r['p99_us']:.1f}", f"{r['throughput_ips']:,.0f}",
-            ])
-        if key not in seen and r["status"] == "ok":
-            seen.add(key)
-            setup_rows.append([r["variant"], r["runtime"], r["runtime_version"],
-                               *([str(r["threads"])] if several else []), f"{r['load_ms']:.1f}",
-                               f"{r['first_ms']:.2f}", f"{r['peak_rss_mb']:.0f}",
-                               f"{r['bytes'] / 1024:.0f}"])
-    timing = fitted_table(
-        console, ("variant", "runtime", "thr", "batch", "mean µs", "p50 µs", "p90 µs", "p99 µs",
-                  "img/s"), timing_rows,
-        right={"thr", "batch", "mean µs", "p50 µs", "p90 µs", "p99 µs", "img/s"},
-        drop_order=("mean µs", "p90 µs"), title=f"benchmark {escape(data['bundle'])}",
-        box=box.SIMPLE_HEAD, caption=escape(caption))
-    setup_header = ("variant", "runtime", "version", *(["thr"] if several else []), "load ms",
-                    "first ms", "peak RSS MB", "KB")
-    setup = fitted_table(console, setup_header, setup_rows, right=set(setup_header[3:]),
-                         drop_order=("first ms", "KB"), box=box.SIMPLE_HEAD)
-    notes += [f"{s['variant']} skipped: {s['reason']}" for s in data["skipped"]]
-    notes += data["notes"]
-    return Group(timing, setup, *map(Text, notes))  # Text: brackets are not markup
+    several = len(report.thread_counts) > 1  # then load and first call per count
+    table = benchmark_table(report)
+
+    def rich(shown, **options):
+        rows = [[escape(cell) for cell in row] for row in shown.rows]
+        for row, mark in zip(rows, shown.marks, strict=True):
+            if mark != OK:  # its status stands under p50
+                row[:] = [f"[yellow]{cell}[/]" if cell == mark else cell for cell in row]
+        return fitted_table(console, shown.header, rows,
+                            right={shown.header[i] for i in shown.right},
+                            box=box.SIMPLE_HEAD, **options)
+
+    timing = rich(table.select(("variant", "runtime", "thr", "batch", "mean µs", "p50 µs",
+                                "p90 µs", "p99 µs", "img/s")),
+                  drop_order=("mean µs", "p90 µs"), title=f"benchmark {escape(report.bundle)}",
+                  caption=escape(caption))
+    setup = rich(table.select(("variant", "runtime", "version", *(["thr"] if several else []),
+                               "load ms", "first ms", "peak RSS MB", "KB"),
+                              keep=lambda mark: mark == OK, distinct=True),
+                 drop_order=("first ms", "KB"))
+    return Group(timing, setup, *map(Text, table.notes))  # Text: brackets are not markup
 
 
 def _cold_start_table(rows: list[dict], console):
@@ -180,13 +169,13 @@ def _cold_start_table(rows: list[dict], console):
     return Group(table, *map(Text, notes))
 
 
-def _recommendations(rows: list[dict]):
+def _recommendations(rows):
     from rich.text import Text
 
-    from lenet_edge.runtime.threads import RULE, ThreadRecommendation
+    from lenet_edge.runtime.threads import RULE
 
     lines = ["recommended threads:"]
-    lines += [f"  {ThreadRecommendation(**r).describe()}" for r in rows]
+    lines += [f"  {r.describe()}" for r in rows]
     lines.append(f"  rule: {RULE}")
     return Text("\n".join(lines))
 

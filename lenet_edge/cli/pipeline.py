@@ -142,8 +142,7 @@ def _print_summary(result) -> None:
 
     console = stdout_console()
     rows = tables.summary(result.outcomes, None, result.recommendation)
-    gates = result.verify["gates"]
-    verdict = "[green]all gates passed[/]" if result.verify["passed"] else "[red]a gate FAILED[/]"
+    verdict = "[green]all gates passed[/]" if result.verify.passed else "[red]a gate FAILED[/]"
     colour = {"recommended": "bold yellow", "fail": "red", "": ""}
     # Narrow terminal: throughput goes first (p50 is the latency a choice is made on), then
     # the two gate figures beside accuracy; the verdict column says pass or fail anyway.
@@ -154,8 +153,8 @@ def _print_summary(result) -> None:
         row_styles=[colour[mark] for mark in rows.marks],
         title=f"pipeline {escape(str(result.bundle))}: {verdict}", box=box.SIMPLE_HEAD,
         pad_edge=False, collapse_padding=True,
-        caption=f"{result.verify['images']} reference images; gates: drop <= "
-                f"{gates['max_drop']:g} points, agreement >= {gates['min_agreement']:g}"
+        caption=f"{result.verify.images} reference images; gates: drop <= "
+                f"{result.verify.max_drop:g} points, agreement >= {result.verify.min_agreement:g}"
                 f"\n{rows.caption}")
     console.print(table)
     rec = result.recommendation

@@ -69,63 +69,46 @@ def verify(
     if junit_out is not None:  # imported when asked for: xml.etree costs start-up time
         from lenet_edge.report.junit import verify_junit
 
-        write_output(junit_out, verify_junit(data))
+        write_output(junit_out, verify_junit(report))
     if markdown_out is not None:
         from lenet_edge.report.verify_markdown import verify_markdown
 
-        write_output(markdown_out, verify_markdown(data))
+        write_output(markdown_out, verify_markdown(report))
     saved_results.save(saved, data)
     if json_out is not None and str(json_out) == "-":
         typer.echo(strict_json(data, "--json"))
     else:
         console = stdout_console()
-        console.print(_table(data, console))
+        console.print(_table(report, console))
     if not report.passed:
         raise typer.Exit(1)
 
 
-def _table(data: dict, console):
-    """The results table; messages and worst images go below it so columns stay narrow.
-
-    On a narrow terminal the logit errors go first (accuracy and agreement are the gates).
-    """
+def _table(report, console):
+    """The results table (results/tables.py); messages and worst images go below it, so
+    columns stay narrow. On a narrow terminal the logit errors go first (accuracy and
+    agreement are the gates)."""
     from rich import box
     from rich.console import Group
     from rich.markup import escape
     from rich.text import Text
 
     from lenet_edge.cli.fitted_table import fitted_table
+    from lenet_edge.results.tables import verify_table
 
-    gates = data["gates"]
-    verdict = "[green]passed[/]" if data["passed"] else "[red]FAILED[/]"
-    versions = {f"{r['runtime']} {r['runtime_version']}" for r in data["results"]}
+    table = verify_table(report)
+    shown = table.select(("variant", "runtime", "status", "accuracy", "vs float", "agree",
+                          "max|err|", "mean|err|"))
     colour = {"pass": "green", "fail": "red", "incompatible": "yellow"}
-    rows, notes = [], []
-    for r in data["results"]:
-        cells = [r["variant"], r["runtime"], f"[{colour[r['status']]}]{r['status']}[/]"]
-        if r["message"]:
-            notes.append(f"{r['variant']} on {r['runtime']}: {r['message']}")
-        if r["accuracy"] is None:
-            rows.append(cells)
-            continue
-        if r["worst"]:
-            notes.append(f"{r['variant']} on {r['runtime']}: worst disagreements at reference "
-                         f"images {', '.join(map(str, r['worst']))}")
-        rows.append([
-            *cells, f"{r['accuracy'] * 100:.2f}%", f"{r['delta_points']:+.2f}",
-            f"{r['agreement'] * 100:.2f}%", f"{r['max_abs_logit_error']:.3g}",
-            f"{r['mean_abs_logit_error']:.2g}",
-        ])
-    for s in data["skipped"]:
-        rows.append([s["variant"], "-", "skipped"])
-        notes.append(f"{s['variant']} skipped: {s['reason']}")
-    table = fitted_table(
-        console, ("variant", "runtime", "status", "accuracy", "vs float", "agree", "max|err|",
-                  "mean|err|"), rows,
-        right={"accuracy", "vs float", "agree", "max|err|", "mean|err|"},
+    rows = [[escape(cell) for cell in row] for row in shown.rows]
+    for row, status in zip(rows, shown.marks, strict=True):
+        if status in colour:
+            row[2] = f"[{colour[status]}]{status}[/]"
+    versions = sorted({f"{r.runtime} {r.runtime_version}" for r in report.results})
+    verdict = "[green]passed[/]" if report.passed else "[red]FAILED[/]"
+    rendered = fitted_table(
+        console, shown.header, rows, right={shown.header[i] for i in shown.right},
         drop_order=("mean|err|", "max|err|"),
-        title=f"verify {escape(data['bundle'])}: {verdict}", box=box.SIMPLE_HEAD,
-        caption=f"{data['images']} reference images; gates: drop <= {gates['max_drop']:g} "
-                f"points, agreement >= {gates['min_agreement']:g}; {', '.join(sorted(versions))}",
-    )
-    return Group(table, *map(Text, notes))  # Text: brackets in messages are not markup
+        title=f"verify {escape(report.bundle)}: {verdict}", box=box.SIMPLE_HEAD,
+        caption=escape(f"{table.caption}; {', '.join(versions)}"))
+    return Group(rendered, *map(Text, table.notes))  # Text: brackets in messages are not markup

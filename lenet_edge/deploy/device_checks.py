@@ -16,7 +16,7 @@ from lenet_edge.deploy.install import RemoteLayout
 from lenet_edge.deploy.ssh import Transport, last_line
 from lenet_edge.errors import DeviceError, LenetEdgeError
 from lenet_edge.files import input_files
-from lenet_edge.report.results_files import check_results, read_benchmark, read_verify
+from lenet_edge.results.files import KINDS, read_result
 from lenet_edge.schema import Invalid
 
 GATE_FAILED = 1  # `lenet-edge verify` exit code when the accuracy gate fails
@@ -78,7 +78,7 @@ def run_check(
         report = input_files.parse_json(  # bounded depth: a device's answer is input too
             fetched.stdout.decode(errors="replace"), f"{source}, unreadable", DeviceError)
         try:  # the tables and the report compute with its fields
-            check_results(report, kind)
+            KINDS[kind].from_dict(report)
         except Invalid as exc:
             raise DeviceError(f"{source}, not a 'lenet-edge {kind} --json' file: {exc}") from None
     return DeviceReport(kind, proc.returncode, report, last_line(proc.stderr))
@@ -96,12 +96,10 @@ def store_report(model_dir: Path, name: str, report: DeviceReport) -> Path:
 LOCAL_REPORTS = {"verify": bundle.VERIFY_JSON, "benchmark": bundle.BENCHMARK_JSON}
 
 
-def local_report(model_dir: Path, kind: str) -> dict | None:
-    """The local verify / benchmark JSON in the bundle, or None if absent or unreadable."""
-    path = Path(model_dir) / LOCAL_REPORTS[kind]
-    read = read_verify if kind == "verify" else read_benchmark
-    try:
-        data = read(path)  # checked: the tables compute with its rows
+def local_report(model_dir: Path, kind: str):
+    """The local VerifyReport / BenchmarkReport in the bundle, or None if absent or
+    unreadable (results/files.py)."""
+    try:  # checked: the tables compute with its rows
+        return read_result(Path(model_dir) / LOCAL_REPORTS[kind], KINDS[kind])
     except LenetEdgeError:  # unreadable or malformed: nothing local to compare with
         return None
-    return data if isinstance(data, dict) and isinstance(data.get("results"), list) else None

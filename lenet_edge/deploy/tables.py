@@ -8,19 +8,27 @@ from rich.table import Table
 
 from lenet_edge.deploy.device_checks import local_report
 from lenet_edge.deploy.release import DeployResult
-
-
-def _by_key(report: dict | None, *keys: str) -> dict:
-    rows = (report or {}).get("results", [])
-    return {tuple(r.get(k) for k in keys): r for r in rows}
+from lenet_edge.results.benchmark import BenchmarkReport
+from lenet_edge.results.tables import benchmark_table as benchmark_table_rows
+from lenet_edge.results.tables import verify_table as verify_table_rows
+from lenet_edge.results.verify import VerifyReport
 
 
 def _pct(value) -> str:
     return "" if value is None else f"{value * 100:.2f}%"
 
 
-def _num(value, fmt: str) -> str:
-    return "" if value is None else format(value, fmt)
+def _rich(table, title: str, columns: list[str]) -> Table:
+    """Rich's rendering of result rows (results/tables.py), the columns named."""
+    from rich.markup import escape
+
+    shown = table.select(columns)
+    rendered = Table(title=title)
+    for i, column in enumerate(shown.header):
+        rendered.add_column(column, justify="right" if i in shown.right else "left")
+    for row in shown.rows:
+        rendered.add_row(*map(escape, row))  # a device's text is not markup
+    return rendered
 
 
 def summary_table(result: DeployResult) -> Table:
@@ -45,46 +53,30 @@ def summary_table(result: DeployResult) -> Table:
 
 
 def verify_table(model_dir: Path, result: DeployResult) -> Table:
-    local = _by_key(local_report(model_dir, "verify"), "variant", "runtime")
-    table = Table(title=f"verify on {result.host}" + (" (local beside)" if local else ""))
-    columns = ["variant", "runtime", "status", "accuracy", "vs float", "agreement", "max |err|"]
-    if local:
-        columns += ["local accuracy", "local status"]
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("variant", "runtime") else "right")
-    for r in result.verify.get("results", []):
-        row = [r["variant"], f"{r['runtime']} {r.get('runtime_version', '')}".strip(),
-               r["status"], _pct(r.get("accuracy")), _num(r.get("delta_points"), "+.2f"),
-               _pct(r.get("agreement")), _num(r.get("max_abs_logit_error"), ".3g")]
-        if local:
-            mine = local.get((r["variant"], r["runtime"]), {})
-            row += [_pct(mine.get("accuracy")), mine.get("status", "")]
-        table.add_row(*row)
-    return table
+    """The device's verify results, this machine's (MODEL_DIR/verify.json) beside them."""
+    local = local_report(model_dir, "verify")
+    table = verify_table_rows(VerifyReport.from_dict(result.verify), local)
+    columns = ["variant", "runtime", "version", "status", "accuracy", "vs float", "agree",
+               "max|err|", "local accuracy", "local status"]
+    return _rich(table, f"verify on {result.host}" + (" (local beside)" if local else ""),
+                 columns)
 
 
 def benchmark_table(model_dir: Path, result: DeployResult) -> Table:
-    keys = ("variant", "runtime", "threads", "batch")
-    local = _by_key(local_report(model_dir, "benchmark"), *keys)
-    machine = result.benchmark.get("machine", {})
-    table = Table(title=f"benchmark on {result.host}: {machine.get('cpu', '')} "
-                        f"({machine.get('arch', '')})")
+    """The device's timings, this machine's (MODEL_DIR/benchmark.json) beside them."""
+    from rich.markup import escape
+
+    report = BenchmarkReport.from_dict(result.benchmark)
+    table = benchmark_table_rows(report, local_report(model_dir, "benchmark"))
+    machine = report.machine
+    rendered = _rich(table, escape(f"benchmark on {result.host}: {machine.get('cpu', '')} "
+                                   f"({machine.get('arch', '')})"),
+                     ["variant", "runtime", "thr", "batch", "p50 µs", "p99 µs", "img/s",
+                      "peak RSS MB", "local p50 µs", "local img/s"])
     if machine.get("emulated"):
-        table.caption = f"EMULATED ({machine['emulated']}): latency figures are functional only"
-    columns = ["variant", "runtime", "thr", "batch", "p50 µs", "p99 µs", "img/s", "RSS MB"]
-    if local:
-        columns += ["local p50 µs", "local img/s"]
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("variant", "runtime") else "right")
-    for r in result.benchmark.get("results", []):
-        row = [r["variant"], r["runtime"], str(r.get("threads", "")), str(r.get("batch", "")),
-               _num(r.get("p50_us"), ".1f"), _num(r.get("p99_us"), ".1f"),
-               _num(r.get("throughput_ips"), ",.0f"), _num(r.get("peak_rss_mb"), ".0f")]
-        if local:
-            mine = local.get(tuple(r.get(k) for k in keys), {})
-            row += [_num(mine.get("p50_us"), ".1f"), _num(mine.get("throughput_ips"), ",.0f")]
-        table.add_row(*row)
-    return table
+        rendered.caption = escape(f"EMULATED ({machine['emulated']}): latency figures are "
+                                  "functional only")
+    return rendered
 
 
 def result_tables(model_dir: Path, result: DeployResult) -> list[Table]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lenet_edge import bundle, errors
+from lenet_edge.bundle import BENCHMARK_JSON, PIPELINE_JSON, VERIFY_JSON
 from lenet_edge.report.recommend import (
     Outcome,
     Recommendation,
@@ -31,13 +32,10 @@ from lenet_edge.report.recommend import (
     outcomes,
     recommend,
 )
-from lenet_edge.report.results_files import (
-    BENCHMARK_JSON,
-    PIPELINE_JSON,
-    VERIFY_JSON,
-    read_benchmark,
-    read_verify,
-)
+from lenet_edge.results.benchmark import BenchmarkReport
+from lenet_edge.results.files import read_benchmark, read_verify
+from lenet_edge.results.pipeline import PipelineRecord, StageRecord
+from lenet_edge.results.verify import VerifyReport
 from lenet_edge.train_config import TrainConfig
 
 STAGES = ("train", "convert", "verify", "benchmark", "report")
@@ -88,21 +86,10 @@ class StageUpdate:
 
 
 @dataclass
-class StageRecord:
-    """How long a stage took (wall and CPU) and in which process."""
-
-    stage: str
-    seconds: float
-    cpu_seconds: float
-    process: str  # "toolchain child", "runtime child" or "pipeline"
-    summary: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
 class PipelineResult:
     bundle: Path
-    verify: dict[str, Any]
-    benchmark: dict[str, Any]
+    verify: VerifyReport
+    benchmark: BenchmarkReport
     outcomes: list[Outcome]
     recommendation: Recommendation
     report_html: Path
@@ -113,12 +100,12 @@ class PipelineResult:
     @property
     def passed(self) -> bool:
         """Every variant passed its gates on every runtime (as `lenet-edge verify`)."""
-        return bool(self.verify.get("passed")) and self.recommendation.variant is not None
+        return self.verify.passed and self.recommendation.variant is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed, "bundle": str(self.bundle),
-            "gates": self.verify.get("gates"),
+            "gates": self.verify.to_dict()["gates"],
             "results": [o.to_dict() for o in self.outcomes],
             "recommendation": self.recommendation.to_dict(),
             "report": {"html": str(self.report_html), "markdown": str(self.report_markdown)},
@@ -205,9 +192,8 @@ def _evaluate(config: PipelineConfig, tracker: _StageTracker) -> PipelineResult:
     if verify is None or bench is None:
         raise errors.ModelError(f"{out}: the runtime child wrote no {VERIFY_JSON} or "
                                 f"{BENCHMARK_JSON}")
-    record = {"config": dataclasses.asdict(config), "stages": tracker.as_dicts(),
-              "runtime_child_toolchain_modules": modules}
-    bundle.write_json(out / PIPELINE_JSON, record)  # the report reads the preference from it
+    record = PipelineRecord(dataclasses.asdict(config), tuple(tracker.records), tuple(modules))
+    bundle.write_json(out / PIPELINE_JSON, record.to_dict())  # the report reads `prefer`
 
     from lenet_edge.pipeline.worker import toolchain_modules
     from lenet_edge.report import write_report
@@ -217,10 +203,10 @@ def _evaluate(config: PipelineConfig, tracker: _StageTracker) -> PipelineResult:
     written = write_report(out, prefer=config.prefer)
     tracker.finish("report", _own_cpu() - cpu_before, "pipeline",
                    {"html": str(written.html), "markdown": str(written.markdown)})
-    record["stages"] = tracker.as_dicts()
-    # This process ran interpreters for the report: it must be TF-free too.
-    record["pipeline_toolchain_modules"] = toolchain_modules()
-    bundle.write_json(out / PIPELINE_JSON, record)
+    # This process rendered the report: it must be TF-free too.
+    record = dataclasses.replace(record, stages=tuple(tracker.records),
+                                 pipeline_toolchain_modules=tuple(toolchain_modules()))
+    bundle.write_json(out / PIPELINE_JSON, record.to_dict())
     manifest = bundle.read_manifest(out)
     sizes = {name: entry["bytes"] for name, entry in manifest["artifacts"].items()}
     return PipelineResult(
@@ -270,9 +256,6 @@ class _StageTracker:
             cpu = event["cpu_seconds"] - self._cpu_mark
             self._cpu_mark = event["cpu_seconds"]
             self.finish(stage, cpu, process, event.get("summary", {}))
-
-    def as_dicts(self) -> list[dict[str, Any]]:
-        return [dataclasses.asdict(r) for r in self.records]
 
 
 def _run_worker(kind: str, request: dict[str, Any], tracker: _StageTracker,

@@ -3,16 +3,19 @@
 A step per module:
 
     contents.py   gather(): read the bundle's files, compute outcomes, Pareto front,
-                  recommendation, confusion matrices' predictions, disagreements
+                  recommendation, confusion matrices and disagreements (from the
+                  predictions verify.json keeps: no interpreter is loaded)
     pareto.py     pareto_front(): which points nothing else beats on every objective
-    tables.py     the tables as rows of text
+    tables.py     the tables as rows of text (verify's and benchmark's: results/tables.py)
     figures.py    the plots as PNG bytes (matplotlib, Agg)
     labels.py     place_labels(): scatter labels that collide with nothing
     html.py       render_html(): the page through jinja2 (templates/, autoescaped: the one
                   escaping point), inline CSS, data: images, no script, strict CSP
     markdown.py   render_markdown(): the tables, for CI summaries (every value escaped by
-                  report_formats/markdown.py md())
-    results_files.py  the results files' names, and a checked read of each
+                  verify_markdown.py md())
+    verify_markdown.py  `verify --markdown`, and md(): the one Markdown escaper
+    junit.py      `verify --junit`
+    recommend.py  which variant to ship, and why not the others
 
 TF-free: a report can be rendered on the device, or after `deploy` brought results back.
 """
@@ -22,8 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lenet_edge.bundle import BENCHMARK_JSON, REPORT_HTML, VERIFY_JSON
 from lenet_edge.report.recommend import Recommendation
-from lenet_edge.report.results_files import BENCHMARK_JSON, REPORT_HTML, VERIFY_JSON
 
 
 @dataclass(frozen=True)

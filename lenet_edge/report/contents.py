@@ -2,11 +2,12 @@
 
 Read: manifest.json, reference.npz, train.json, verify.json, benchmark.json, pipeline.json
 and any `device-<name>-verify.json` / `-benchmark.json` that `lenet-edge deploy` brought back.
-Computed: outcomes, the Pareto front, the recommendation, and the predicted classes the
-confusion matrix and the disagreement gallery need, by running those variants through their
-runtime here (sha256-checked bytes, as verify does). A missing file or runtime leaves a note
-where its section would be, never a failure: the report shows what the bundle holds. A file
-that is there but unreadable or malformed is a ModelError (results_files.py checks each).
+Computed: outcomes, the Pareto front, the recommendation, the confusion matrices and the
+disagreement gallery, the last two from the predicted classes verify.json keeps per row: no
+interpreter is loaded here. A missing file (or a verify.json from before predictions were
+kept) leaves a note where its section would be, never a failure: the report shows what the
+bundle holds. A file that is there but unreadable or malformed is a ModelError
+(results/files.py reads each).
 """
 
 from __future__ import annotations
@@ -20,17 +21,13 @@ from typing import Any
 import numpy as np
 
 from lenet_edge import __version__, bundle
-from lenet_edge.errors import LenetEdgeError
+from lenet_edge.bundle import BENCHMARK_JSON, PIPELINE_JSON, VERIFY_JSON
 from lenet_edge.report.pareto import pareto_front
 from lenet_edge.report.recommend import Outcome, Recommendation, outcomes, recommend
-from lenet_edge.report.results_files import (
-    BENCHMARK_JSON,
-    PIPELINE_JSON,
-    VERIFY_JSON,
-    read_benchmark,
-    read_pipeline,
-    read_verify,
-)
+from lenet_edge.results.benchmark import BenchmarkReport
+from lenet_edge.results.files import read_benchmark, read_pipeline, read_verify
+from lenet_edge.results.pipeline import PipelineRecord
+from lenet_edge.results.verify import VerifyReport
 from lenet_edge.train_record import read_train_record
 
 GALLERY_LIMIT = 24  # disagreement images shown: a screenful, the worst first
@@ -50,8 +47,8 @@ class Disagreement:
 @dataclass
 class DeviceResults:
     name: str
-    verify: dict[str, Any] | None
-    benchmark: dict[str, Any] | None
+    verify: VerifyReport | None
+    benchmark: BenchmarkReport | None
     outcomes: list[Outcome] = field(default_factory=list)
     recommendation: Recommendation | None = None
 
@@ -64,9 +61,9 @@ class ReportContents:
     reference: bundle.Reference
     prefer: str
     train: dict[str, Any] | None = None
-    verify: dict[str, Any] | None = None
-    benchmark: dict[str, Any] | None = None
-    pipeline: dict[str, Any] | None = None
+    verify: VerifyReport | None = None
+    benchmark: BenchmarkReport | None = None
+    pipeline: PipelineRecord | None = None
     outcomes: list[Outcome] = field(default_factory=list)
     on_front: list[bool] = field(default_factory=list)  # parallel to outcomes
     recommendation: Recommendation | None = None
@@ -92,10 +89,9 @@ class ReportContents:
         if self.train:
             groups["trained with (train.json)"] = dict(self.train.get("versions", {}))
         if self.verify:
-            groups["verified on (verify.json)"] = {
-                r["runtime"]: r["runtime_version"] for r in self.verify["results"]}
+            groups["verified on (verify.json)"] = self.verify.runtime_versions()
         if self.benchmark:
-            m = self.benchmark.get("machine", {})
+            m = self.benchmark.machine
             groups["benchmarked on (benchmark.json)"] = {
                 "cpu": f"{m.get('cpu')} ({m.get('arch')}, {m.get('usable_cores')} cores)",
                 "os": str(m.get("os")), "python": str(m.get("python")),
@@ -107,9 +103,9 @@ class ReportContents:
         return groups
 
 
-def emulation_note(benchmark: dict[str, Any] | None) -> str | None:
+def emulation_note(benchmark: BenchmarkReport | None) -> str | None:
     """The warning for a benchmark that ran under emulation (machine.emulated), else None."""
-    emulated = ((benchmark or {}).get("machine") or {}).get("emulated")
+    emulated = benchmark.machine.get("emulated") if benchmark else None
     if not emulated:
         return None
     return (f"emulated ({emulated}): latency figures are functional only; never compare them "
@@ -135,7 +131,7 @@ def gather(model_dir: str | Path, prefer: str | None = None) -> ReportContents:
     reference = bundle.load_reference(model_dir, manifest)
     pipeline = read_pipeline(model_dir / PIPELINE_JSON)
     if prefer is None:
-        prefer = ((pipeline or {}).get("config") or {}).get("prefer") or "size"
+        prefer = (pipeline.prefer if pipeline else None) or "size"
     name = (manifest.get("dataset") or {}).get("name", "")
     c = ReportContents(
         bundle=str(model_dir), manifest=manifest, reference=reference, prefer=prefer,
@@ -150,12 +146,12 @@ def gather(model_dir: str | Path, prefer: str | None = None) -> ReportContents:
         c.notes["verify"] = (f"no {VERIFY_JSON} in the bundle: run 'lenet-edge verify "
                              f"{model_dir}' (it saves {VERIFY_JSON} there)")
     else:
-        c.evaluated = min(c.verify["images"], c.evaluated)
+        c.evaluated = min(c.verify.images, c.evaluated)
         c.outcomes = outcomes(c.verify, c.benchmark, sizes)
         c.on_front = _front(c.outcomes)
         c.recommendation = recommend(c.verify, c.benchmark, prefer, sizes)
-        _predict_recommended(model_dir, c)
-        c.disagreements = _disagreements(model_dir, c)
+        _recommended_classes(c)
+        c.disagreements = _disagreements(c)
     if c.benchmark is None:
         c.notes["benchmark"] = (f"no {BENCHMARK_JSON} in the bundle: run 'lenet-edge benchmark "
                                 f"{model_dir}' (it saves {BENCHMARK_JSON} there)")
@@ -181,49 +177,42 @@ def _front(rows: list[Outcome]) -> list[bool]:
     return [(o.variant, o.runtime) in on for o in rows]
 
 
-def _classes(model_dir: Path, manifest: dict, variant: str, runtime: str,
-             images: np.ndarray) -> np.ndarray:
-    """Predicted classes of `variant` on `runtime` for uint8 images (TF-free)."""
-    from lenet_edge.data.preprocess import preprocess
-    from lenet_edge.runtime.runner import load_runner
-
-    entry = manifest["artifacts"][variant]
-    runner = load_runner(bundle.read_verified(model_dir, entry), entry["format"], runtime)
-    return runner.predict(preprocess(images)).argmax(axis=1)
+def _rerun(c: ReportContents) -> str:
+    return (f"{VERIFY_JSON} predates the predicted classes it now keeps: re-run 'lenet-edge "
+            f"verify {c.bundle}' to draw this")
 
 
-def _predict_recommended(model_dir: Path, c: ReportContents) -> None:
+def _recommended_classes(c: ReportContents) -> None:
     rec = c.recommendation
     if rec is None or rec.variant is None:
         c.notes["confusion"] = "no recommended variant: " + (rec.reason if rec else "no results")
         return
-    try:
-        c.recommended_classes = _classes(model_dir, c.manifest, rec.variant, rec.runtime,
-                                         c.reference.images[: c.evaluated])
-    except LenetEdgeError as exc:  # e.g. its runtime is not installed where the report runs
-        c.notes["confusion"] = f"{rec.variant} on {rec.runtime} could not run here: {exc}"
+    row = next(r for r in c.verify.results if (r.variant, r.runtime) == (rec.variant, rec.runtime))
+    classes = row.predicted_classes()
+    if classes is None:
+        c.notes["confusion"] = f"{rec.variant} on {rec.runtime}: {_rerun(c)}"
+        return
+    c.recommended_classes = classes[: c.evaluated]
 
 
-def _disagreements(model_dir: Path, c: ReportContents) -> list[Disagreement]:
+def _disagreements(c: ReportContents) -> list[Disagreement]:
     """Images where variants disagree with float, most-disagreed-on first, then worst error."""
     by_image: dict[int, list[tuple[str, str, int]]] = {}
     rank: dict[int, int] = {}
-    failed = []
-    for r in c.verify["results"]:
-        worst = [i for i in r.get("worst") or [] if i < c.evaluated]
+    unknown = []
+    for r in c.verify.results:
+        worst = [i for i in r.worst if i < c.evaluated]
         if not worst:
             continue
-        try:
-            predicted = _classes(model_dir, c.manifest, r["variant"], r["runtime"],
-                                 c.reference.images[worst])
-        except LenetEdgeError as exc:
-            failed.append(f"{r['variant']} on {r['runtime']}: {exc}")
+        classes = r.predicted_classes()
+        if classes is None:
+            unknown.append(f"{r.variant} on {r.runtime}")
             continue
-        for position, (index, cls) in enumerate(zip(worst, predicted, strict=True)):
-            by_image.setdefault(index, []).append((r["variant"], r["runtime"], int(cls)))
+        for position, index in enumerate(worst):
+            by_image.setdefault(index, []).append((r.variant, r.runtime, int(classes[index])))
             rank[index] = min(rank.get(index, position), position)
-    if failed:
-        c.notes["disagreements"] = "could not run here: " + "; ".join(failed)
+    if unknown:
+        c.notes["disagreements"] = f"{', '.join(unknown)}: {_rerun(c)}"
     floats = c.reference.logits.argmax(axis=1)
     order = sorted(by_image, key=lambda i: (-len(by_image[i]), rank[i], i))[:GALLERY_LIMIT]
     return [Disagreement(i, int(c.reference.labels[i]), int(floats[i]), by_image[i])
@@ -236,8 +225,10 @@ def _devices(model_dir: Path, prefer: str, sizes: dict[str, int]) -> list[Device
         match = _DEVICE_FILE.match(path.name)
         if match:
             device = found.setdefault(match["name"], DeviceResults(match["name"], None, None))
-            read = read_verify if match["kind"] == "verify" else read_benchmark
-            setattr(device, match["kind"], read(path))
+            if match["kind"] == "verify":
+                device.verify = read_verify(path)
+            else:
+                device.benchmark = read_benchmark(path)
     for device in found.values():
         if device.verify is not None:
             device.outcomes = outcomes(device.verify, device.benchmark, sizes)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from lenet_edge.report.recommend import Outcome
+from lenet_edge.results.benchmark import BenchmarkResult
 
 DPI = 110
 _RUNTIME_MARKERS = {"litert": "o", "tflite-runtime": "s", "onnxruntime": "^"}
@@ -143,31 +144,31 @@ def confusion(matrices: Sequence[tuple[str, np.ndarray]], class_names: Sequence[
 
 
 @_quiet
-def latency(rows: Sequence[dict[str, Any]]) -> bytes | None:
+def latency(rows: Sequence[BenchmarkResult]) -> bytes | None:
     """Latency percentiles per variant x runtime, one panel per batch size, log scale.
 
     A line spans min to p99, the dot is the median, the bar p90 and the cross the maximum:
     what benchmark records (it keeps percentiles, not every sample).
     """
-    timed = [r for r in rows if r.get("status") == "ok" and r.get("p50_us")]
-    batches = sorted({r["batch"] for r in timed})
+    timed = [r for r in rows if r.timed and r.p50_us]
+    batches = sorted({r.batch for r in timed})
     if not timed:
         return None
-    several = len({r.get("threads") for r in timed}) > 1  # benchmark --threads 1,2,4
+    several = len({r.threads for r in timed}) > 1  # benchmark --threads 1,2,4
 
-    def label(r: dict[str, Any]) -> str:
-        return f"{r['variant']} · {r['runtime']}" + (f" · {r['threads']} thr" if several else "")
+    def label(r: BenchmarkResult) -> str:
+        return f"{r.variant} · {r.runtime}" + (f" · {r.threads} thr" if several else "")
 
     labels = list(dict.fromkeys(map(label, timed)))
     fig = _figure(5 * len(batches), 0.9 + 0.36 * len(labels))
     axes = np.atleast_1d(fig.subplots(1, len(batches), sharey=True))
     for ax, batch in zip(axes, batches, strict=True):
-        for r in (r for r in timed if r["batch"] == batch):
+        for r in (r for r in timed if r.batch == batch):
             y = labels.index(label(r))
-            ax.plot([r["min_us"], r["p99_us"]], [y, y], color="grey", lw=1.5)
-            ax.plot([r["p90_us"]], [y], marker="|", ms=12, color="black")
-            ax.plot([r["p50_us"]], [y], marker="o", color=_PASS)
-            ax.plot([r["max_us"]], [y], marker="x", color="grey", ms=5)
+            ax.plot([r.min_us, r.p99_us], [y, y], color="grey", lw=1.5)
+            ax.plot([r.p90_us], [y], marker="|", ms=12, color="black")
+            ax.plot([r.p50_us], [y], marker="o", color=_PASS)
+            ax.plot([r.max_us], [y], marker="x", color="grey", ms=5)
         ax.set_xscale("log")
         ax.set_xlabel("µs per call")
         ax.set_title(f"batch {batch}", fontsize=10)

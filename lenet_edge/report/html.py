@@ -16,6 +16,7 @@ from typing import Any
 
 from lenet_edge.report import figures, tables
 from lenet_edge.report.contents import ReportContents, confusion_matrix, emulation_note
+from lenet_edge.results.benchmark import BenchmarkReport
 
 SECTIONS = (
     ("summary", "Summary"), ("recommendation", "Recommendation"),
@@ -76,7 +77,7 @@ def _values(c: ReportContents) -> dict[str, Any]:
     entry = c.manifest["artifacts"].get(rec.variant or "", {})
     v.update(
         summary=tables.summary(c.outcomes, c.on_front, rec),
-        stages=tables.stages(c.pipeline) if c.pipeline and c.pipeline.get("stages") else None,
+        stages=tables.stages(c.pipeline) if c.pipeline and c.pipeline.stages else None,
         rejected=tables.rejected(rec) if rec.rejected else None,
         min_runtime=entry.get("min_runtime_version"),
         tradeoffs=figures.tradeoffs(c.outcomes, c.on_front, (rec.variant, rec.runtime)),
@@ -96,14 +97,14 @@ def _confusion(c: ReportContents) -> dict[str, Any]:
             "alt": "confusion matrices: " + "; ".join(title for title, _ in matrices)}
 
 
-def _latency(benchmark: dict[str, Any] | None) -> dict[str, Any] | None:
+def _latency(benchmark: BenchmarkReport | None) -> dict[str, Any] | None:
     if benchmark is None:
         return None
-    counts = (benchmark.get("schedule") or {}).get("threads") or [1]
+    counts = benchmark.thread_counts or [1]
     threads = ("one thread" if counts == [1] else f"{counts[0]} threads" if len(counts) == 1
                else f"each of {', '.join(map(str, counts))} threads, interleaved")
-    return {"png": figures.latency(benchmark["results"]), "table": tables.latency(benchmark),
-            "policy": benchmark.get("policy") or {}, "threads": threads,
+    return {"png": figures.latency(benchmark.results), "table": tables.latency(benchmark),
+            "policy": benchmark.policy, "threads": threads,
             "emulated": emulation_note(benchmark)}
 
 
@@ -123,9 +124,9 @@ def _device(d) -> dict[str, Any]:
                              if o.message],
                    reason=d.recommendation.reason)
     if d.benchmark is not None:
-        m = d.benchmark.get("machine") or {}
+        m = d.benchmark.machine
         out["benchmark"] = {"machine": f"{m.get('cpu')} ({m.get('arch')}), "
                                        f"Python {m.get('python')}",
                             "emulated": emulation_note(d.benchmark),
-                            "png": figures.latency(d.benchmark["results"])}
+                            "png": figures.latency(d.benchmark.results)}
     return out

@@ -1,7 +1,7 @@
 """The report as Markdown: the same tables as the HTML page, for a CI step summary or a PR.
 
 Markdown viewers do not show data: URIs, so the figures stay in the HTML page and this file
-points to it. Every value goes in through `md()` (report_formats/markdown.py), which escapes
+points to it. Every value goes in through `md()` (verify_markdown.py), which escapes
 it: a variant name, a device's message or a bundle path is text, never markup.
 """
 
@@ -11,8 +11,8 @@ from urllib.parse import quote
 
 from lenet_edge.report import tables
 from lenet_edge.report.contents import ReportContents, emulation_note
-from lenet_edge.report.tables import Table
 from lenet_edge.report.verify_markdown import md
+from lenet_edge.results.tables import Table
 
 
 def table_markdown(t: Table) -> list[str]:
@@ -42,13 +42,12 @@ def render_markdown(c: ReportContents, html_name: str) -> str:
     if c.verify is None:
         lines += [md("_{}_", c.notes["verify"]), ""]
     else:
-        gates = c.verify["gates"]
-        verdict = "all gates passed" if c.verify.get("passed") else "a gate FAILED"
+        verdict = "all gates passed" if c.verify.passed else "a gate FAILED"
         rec = c.recommendation
         lines += ["## Summary", "", md("{}; {} reference images; gates: accuracy drop <= {:g} "
                                        "points, agreement >= {:g}.", verdict,
-                                       c.verify["images"], gates["max_drop"],
-                                       gates["min_agreement"]), "",
+                                       c.verify.images, c.verify.max_drop,
+                                       c.verify.min_agreement), "",
                   *table_markdown(tables.summary(c.outcomes, c.on_front, rec)), "",
                   "## Recommendation", "",
                   (md("**{} on {}**: {}", rec.variant, rec.runtime, rec.reason) if rec.variant

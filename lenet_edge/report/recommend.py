@@ -1,8 +1,8 @@
 """Which variant to ship: pure functions over `verify` and `benchmark` results.
 
-Both inputs are the dicts `lenet-edge verify --json` and `benchmark --json` write (the same
-ones `deploy` brings back from a device), so a recommendation can be made for this machine
-or for any device, with no interpreter and no TensorFlow.
+Both inputs are the reports `lenet-edge verify --json` and `benchmark --json` write, read
+back (results/; the same files `deploy` brings back from a device), so a recommendation can
+be made for this machine or for any device, with no interpreter and no TensorFlow.
 
 Rules: a candidate is a variant x runtime that passed the accuracy gates. `prefer="size"`
 takes the smallest file (ties: the lower median latency at batch 1); `prefer="latency"`
@@ -15,9 +15,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lenet_edge.errors import UsageError
+
+if TYPE_CHECKING:  # results/pipeline.py imports PREFERENCES from here
+    from lenet_edge.results.benchmark import BenchmarkReport, BenchmarkResult
+    from lenet_edge.results.verify import VerifyReport
 
 PREFERENCES = ("size", "latency")
 # A latency lead smaller than this is called out as possibly noise: short benchmarks on a
@@ -82,46 +86,45 @@ def check_preference(prefer: str) -> str:
     return prefer
 
 
-def outcomes(verify: Mapping[str, Any], benchmark: Mapping[str, Any] | None = None,
+def outcomes(verify: VerifyReport, benchmark: BenchmarkReport | None = None,
              sizes: Mapping[str, int] | None = None) -> list[Outcome]:
     """One Outcome per verify result (in its order), then one per variant verify skipped.
 
     Args:
-        verify: a `verify --json` dict.
-        benchmark: a `benchmark --json` dict, for latency and throughput (and sizes).
+        verify: a verify report (results/verify.py).
+        benchmark: a benchmark report, for latency and throughput (and sizes).
         sizes: file size in bytes per variant (e.g. from the manifest); else the benchmark's.
     """
+    rows = benchmark.results if benchmark else ()
     # With several thread counts timed, each variant x runtime is judged at the one
     # benchmark recommended for it.
-    chosen = {(t["variant"], t["runtime"]): t["threads"]
-              for t in (benchmark or {}).get("recommendations") or []}
-    timed: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for row in (benchmark or {}).get("results", []):
-        key = (row["variant"], row["runtime"])
-        if row.get("status") == "ok" and chosen.get(key, row.get("threads")) == row.get("threads"):
+    chosen = {(t.variant, t.runtime): t.threads
+              for t in (benchmark.recommendations if benchmark else ())}
+    timed: dict[tuple[str, str], list[BenchmarkResult]] = {}
+    for row in rows:
+        key = (row.variant, row.runtime)
+        if row.timed and chosen.get(key, row.threads) == row.threads:
             timed.setdefault(key, []).append(row)
     sizes = dict(sizes or {})
-    for row in (benchmark or {}).get("results", []):
-        sizes.setdefault(row["variant"], row.get("bytes"))
+    for row in rows:
+        sizes.setdefault(row.variant, row.bytes)
     found = []
-    for r in verify.get("results", []):
-        rows = timed.get((r["variant"], r["runtime"]), [])
-        single = [row for row in rows if row["batch"] == 1]
-        largest = max(rows, key=lambda row: row["batch"], default=None)
+    for r in verify.results:
+        measured = timed.get((r.variant, r.runtime), [])
+        single = [row for row in measured if row.batch == 1]
+        largest = max(measured, key=lambda row: row.batch, default=None)
         found.append(Outcome(
-            r["variant"], r["runtime"], r["status"], sizes.get(r["variant"]), r.get("accuracy"),
-            r.get("delta_points"), r.get("agreement"),
-            single[0]["p50_us"] if single else None,
-            largest["throughput_ips"] if largest else None,
-            largest["batch"] if largest else None, r.get("message") or "",
+            r.variant, r.runtime, r.status, sizes.get(r.variant), r.accuracy, r.delta_points,
+            r.agreement, single[0].p50_us if single else None,
+            largest.throughput_ips if largest else None, largest.batch if largest else None,
+            r.message,
         ))
-    for s in verify.get("skipped", []):
-        found.append(Outcome(s["variant"], "-", "skipped", sizes.get(s["variant"]),
-                             message=s["reason"]))
+    for s in verify.skipped:
+        found.append(Outcome(s.variant, "-", "skipped", sizes.get(s.variant), message=s.reason))
     return found
 
 
-def recommend(verify: Mapping[str, Any], benchmark: Mapping[str, Any] | None = None,
+def recommend(verify: VerifyReport, benchmark: BenchmarkReport | None = None,
               prefer: str = "size", sizes: Mapping[str, int] | None = None) -> Recommendation:
     """The smallest (`prefer="size"`) or fastest (`"latency"`) variant that passed the gates.
 
@@ -230,12 +233,9 @@ def _latency_vs(o: Outcome, chosen: Outcome) -> str:
     return f"p50 {o.p50_us:.1f} µs vs {chosen.p50_us:.1f} µs at batch 1"
 
 
-def _gates_text(verify: Mapping[str, Any]) -> str:
-    gates = verify.get("gates") or {}
-    if "max_drop" not in gates:
-        return "gates not recorded"
-    return (f"accuracy drop <= {gates['max_drop']:g} points, "
-            f"agreement >= {gates['min_agreement']:g}")
+def _gates_text(verify: VerifyReport) -> str:
+    return (f"accuracy drop <= {verify.max_drop:g} points, "
+            f"agreement >= {verify.min_agreement:g}")
 
 
 def _fp32_bytes(rows: list[Outcome]) -> int | None:

@@ -1,22 +1,18 @@
-"""The report's tables as plain rows of text: html.py and markdown.py only add the markup."""
+"""The report's tables as plain rows of text: html.py and markdown.py only add the markup.
+
+The verify and benchmark rows come from results/tables.py, as the CLI's and deploy's do.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from lenet_edge.report.recommend import Outcome, Recommendation, kib
-
-
-@dataclass
-class Table:
-    header: list[str]
-    rows: list[list[str]] = field(default_factory=list)
-    right: set[int] = field(default_factory=set)  # columns of figures, right-aligned
-    marks: list[str] = field(default_factory=list)  # per row: "", "recommended" or "fail"
-    values: list[list[float | None]] | None = None  # per cell, for colour scales (per-class)
-    caption: str = ""  # what the columns mean
+from lenet_edge.results.benchmark import BenchmarkReport
+from lenet_edge.results.pipeline import PipelineRecord
+from lenet_edge.results.tables import Table, benchmark_table
+from lenet_edge.results.verify import VerifyReport
 
 
 def summary(rows: Sequence[Outcome], on_front: Sequence[bool] | None,
@@ -57,46 +53,34 @@ def rejected(recommendation: Recommendation) -> Table:
     return table
 
 
-def per_class(verify: dict[str, Any], class_names: Sequence[str]) -> Table:
+def per_class(verify: VerifyReport, class_names: Sequence[str]) -> Table:
     """Accuracy change per class versus float, in points, one row per variant x runtime."""
-    table = Table(["variant", "runtime", *class_names], right=set(range(2, 2 + len(class_names))))
-    table.values = []
-    for r in verify["results"]:
-        deltas = r.get("per_class_delta")
-        if deltas is None:
+    table = Table(["variant", "runtime", *class_names], right=set(range(2, 2 + len(class_names))),
+                  values=[])
+    for r in verify.results:
+        if r.per_class_delta is None:
             continue
-        table.rows.append([r["variant"], r["runtime"],
-                           *(_or_dash(d, lambda v: f"{v:+.1f}") for d in deltas)])
-        table.values.append([None, None, *deltas])
+        table.rows.append([r.variant, r.runtime,
+                           *(_or_dash(d, lambda v: f"{v:+.1f}") for d in r.per_class_delta)])
+        table.values.append([None, None, *r.per_class_delta])
         table.marks.append("")
     return table
 
 
-def latency(benchmark: dict[str, Any]) -> Table:
-    table = Table(["variant", "runtime", "batch", "runs", "min µs", "p50 µs", "p90 µs",
-                   "p99 µs", "max µs", "img/s", "load ms", "peak RSS MB"],
-                  right=set(range(2, 12)))
-    several = len({r.get("threads") for r in benchmark["results"]}) > 1
-    for r in benchmark["results"]:
-        runtime = f"{r['runtime']}, {r['threads']} thr" if several else r["runtime"]
-        if r["status"] != "ok":
-            table.rows.append([r["variant"], runtime, "-", r["status"], *[""] * 8])
-            table.marks.append("fail")
-            continue
-        table.rows.append([
-            r["variant"], runtime, str(r["batch"]), str(r["runs"]),
-            *(f"{r[k]:.1f}" for k in ("min_us", "p50_us", "p90_us", "p99_us", "max_us")),
-            f"{r['throughput_ips']:,.0f}", f"{r['load_ms']:.1f}", f"{r['peak_rss_mb']:.0f}",
-        ])
-        table.marks.append("")
+def latency(benchmark: BenchmarkReport) -> Table:
+    """The benchmark's rows (results/tables.py): percentiles, throughput, load and memory."""
+    several = len({r.threads for r in benchmark.results}) > 1
+    table = benchmark_table(benchmark).select(
+        ("variant", "runtime", *(["thr"] if several else []), "batch", "runs", "min µs",
+         "p50 µs", "p90 µs", "p99 µs", "max µs", "img/s", "load ms", "peak RSS MB"))
+    table.marks[:] = ["" if mark == "ok" else "fail" for mark in table.marks]
     return table
 
 
-def stages(pipeline: dict[str, Any]) -> Table:
+def stages(pipeline: PipelineRecord) -> Table:
     table = Table(["stage", "wall s", "CPU s", "process"], right={1, 2})
-    for s in pipeline.get("stages", []):
-        table.rows.append([s["stage"], f"{s['seconds']:.1f}", f"{s['cpu_seconds']:.1f}",
-                           s["process"]])
+    for s in pipeline.stages:
+        table.rows.append([s.stage, f"{s.seconds:.1f}", f"{s.cpu_seconds:.1f}", s.process])
         table.marks.append("")
     return table
 

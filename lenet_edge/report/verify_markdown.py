@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
-_MARK = {"pass": "✅ pass", "fail": "❌ fail", "incompatible": "⛔ incompatible"}
+if TYPE_CHECKING:
+    from lenet_edge.results.verify import VerifyReport
+
+_MARK = {"pass": "✅ pass", "fail": "❌ fail", "incompatible": "⛔ incompatible",
+         "skipped": "⏭ skipped"}
 # CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that start
 # markup: emphasis, code, links and images, raw HTML and autolinks, table cells, headings.
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~])")
@@ -43,34 +48,26 @@ def md(template: str, *args: Any, **kwargs: Any) -> str:
     return _FORMATTER.format(template, *args, **kwargs)
 
 
-def verify_markdown(report: dict[str, Any]) -> str:
-    """A heading with the verdict, the gates, one table row per result, then the findings."""
-    verdict = "passed" if report["passed"] else "FAILED"
-    gates = report["gates"]
+def verify_markdown(report: VerifyReport) -> str:
+    """A heading with the verdict, the gates, the results table (results/tables.py), then the
+    findings: messages, worst images, skipped variants."""
+    from lenet_edge.report.markdown import table_markdown
+    from lenet_edge.results.tables import verify_table
+
+    table = verify_table(report)
+    shown = table.select(("variant", "runtime", "version", "status", "accuracy", "vs float",
+                          "agree", "max|err|"))
+    status = shown.header.index("status")
+    for row, mark in zip(shown.rows, shown.marks, strict=True):
+        row[status] = _MARK.get(mark, mark)
     lines = [
-        f"### lenet-edge verify: {verdict}",
+        f"### lenet-edge verify: {'passed' if report.passed else 'FAILED'}",
         "",
         # No code span for the path: inside one, backslash escapes do not apply.
-        md("{} on {} reference images; gates: accuracy drop <= {:g} points, top-1 agreement "
-           ">= {:g}.", report["bundle"], report["images"], gates["max_drop"],
-           gates["min_agreement"]),
+        md("{} on {}.", report.bundle, table.caption),
         "",
-        "| variant | runtime | status | accuracy | vs float | agreement | max abs logit error |",
-        "|---|---|---|---:|---:|---:|---:|",
+        *table_markdown(replace(shown, caption="")),
     ]
-    for r in report["results"]:
-        runtime = f"{r['runtime']} {r['runtime_version']}"
-        if r["accuracy"] is None:
-            lines.append(md("| {} | {} | {} | | | | |", r["variant"], runtime,
-                            _MARK[r["status"]]))
-            continue
-        lines.append(md("| {} | {} | {} | {:.2f}% | {:+.2f} pts | {:.2f}% | {:.3g} |",
-                        r["variant"], runtime, _MARK[r["status"]], r["accuracy"] * 100,
-                        r["delta_points"], r["agreement"] * 100, r["max_abs_logit_error"]))
-    findings = [md("- **{} on {}**: {}", r["variant"], r["runtime"], r["message"])
-                for r in report["results"] if r["status"] != "pass"]
-    findings += [md("- {} skipped: {}", s["variant"], s["reason"])
-                 for s in report.get("skipped", [])]
-    if findings:
-        lines += ["", *findings]
+    if table.notes:
+        lines += ["", *(md("- {}", note) for note in table.notes)]
     return "\n".join(lines) + "\n"

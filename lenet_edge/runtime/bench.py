@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,16 @@ import numpy as np
 from lenet_edge import bundle
 from lenet_edge.data.preprocess import preprocess
 from lenet_edge.errors import UsageError
+from lenet_edge.results.benchmark import (  # noqa: F401 - the types benchmark() returns
+    INCOMPATIBLE,
+    OK,
+    BenchmarkReport,
+    BenchmarkResult,
+)
+from lenet_edge.results.skipped import Skipped
 from lenet_edge.runtime import machine, regression
 from lenet_edge.runtime.cold_start import ColdStart, measure_cold_start
-from lenet_edge.runtime.plan import Job, Skipped, plan_jobs, read_artifacts
+from lenet_edge.runtime.plan import Job, plan_jobs, read_artifacts
 from lenet_edge.runtime.runner import (
     IncompatibleModelError,
     import_runtime,
@@ -48,70 +55,7 @@ from lenet_edge.runtime.timing import LatencyStats, TimingPolicy, time_calls, ti
 # as much as a small device can spare. Unbounded, a typo like 100000000 is a MemoryError.
 MAX_BATCH = 4096
 
-OK, INCOMPATIBLE = "ok", "incompatible"
 Progress = Callable[[str, int, int], None]  # (what just finished, done, total)
-
-
-@dataclass
-class BenchmarkResult:
-    """One variant x runtime at one batch size; timings None when it could not load."""
-
-    variant: str
-    runtime: str
-    runtime_version: str
-    threads: int
-    batch: int
-    status: str  # ok or incompatible
-    bytes: int
-    load_ms: float | None = None
-    first_ms: float | None = None
-    runs: int | None = None
-    mean_us: float | None = None
-    std_us: float | None = None
-    min_us: float | None = None
-    p50_us: float | None = None
-    p90_us: float | None = None
-    p99_us: float | None = None
-    max_us: float | None = None
-    throughput_ips: float | None = None
-    peak_rss_mb: float | None = None
-    message: str = ""
-
-
-@dataclass
-class BenchmarkReport:
-    """Machine description, one row per variant x runtime x batch, and the baseline check."""
-
-    bundle: str
-    machine: dict[str, Any]
-    policy: TimingPolicy
-    results: list[BenchmarkResult]
-    skipped: list[Skipped]
-    comparison: list[regression.Comparison] | None = None
-    max_slowdown_pct: float | None = None
-    notes: list[str] = field(default_factory=list)
-    schedule: dict[str, Any] = field(default_factory=dict)  # how thread counts were timed
-    recommendations: list[ThreadRecommendation] = field(default_factory=list)
-    cold_start: list[ColdStart] | None = None  # None: not measured
-
-    @property
-    def passed(self) -> bool:
-        """False only when a baseline was given and some row is slower than allowed."""
-        return not any(c.regressed for c in self.comparison or [])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "passed": self.passed, "bundle": self.bundle, "machine": self.machine,
-            "policy": asdict(self.policy), "results": [asdict(r) for r in self.results],
-            "skipped": [s.to_dict() for s in self.skipped],
-            "comparison": None if self.comparison is None else {
-                "max_slowdown_pct": self.max_slowdown_pct,
-                "rows": [c.to_dict() for c in self.comparison]},
-            "notes": self.notes, "schedule": self.schedule,
-            "recommendations": [r.to_dict() for r in self.recommendations],
-            "cold_start": None if self.cold_start is None else [
-                c.to_dict() for c in self.cold_start],
-        }
 
 
 def benchmark(bundle_dir: str | Path, variants: Sequence[str] | None = None,
@@ -153,30 +97,33 @@ def benchmark(bundle_dir: str | Path, variants: Sequence[str] | None = None,
     # Tile the reference set when it holds fewer images than the batch.
     reps = -(-max(batches) // len(reference.images))
     images = preprocess(np.concatenate([reference.images] * reps)[: max(batches)])
-    report = BenchmarkReport(str(bundle_dir), machine.machine_info(), policy, [], skipped,
-                             schedule=schedule_info(counts))
-    if report.machine.get("emulated"):
-        report.notes.append(f"emulated ({report.machine['emulated']}): latency figures are "
-                            "functional only; never compare them with a real device")
+    info, notes = machine.machine_info(), []
+    if info.get("emulated"):
+        notes.append(f"emulated ({info['emulated']}): latency figures are functional only; "
+                     "never compare them with a real device")
     if not machine.reset_peak_rss():
-        report.notes.append("peak_rss_mb is the process peak since start (no per-run reset)")
+        notes.append("peak_rss_mb is the process peak since start (no per-run reset)")
     if len(counts) > 1:
-        report.notes.append("peak_rss_mb covers the interpreters of every thread count at once "
-                            "(they are timed interleaved)")
+        notes.append("peak_rss_mb covers the interpreters of every thread count at once "
+                     "(they are timed interleaved)")
+    results: list[BenchmarkResult] = []
     for done, job in enumerate(jobs, start=1):
-        report.results.extend(_bench_one(job, blobs[job.variant], images, batches, policy,
-                                         counts))
+        results.extend(_bench_one(job, blobs[job.variant], images, batches, policy, counts))
         if progress:
             progress(f"{job.variant} on {job.runtime.name}", done, len(jobs))
-    rows = [asdict(r) for r in report.results]
-    report.recommendations = recommend_threads(rows)
-    if cold_start:
-        report.cold_start = _cold_starts(bundle_dir, jobs, report, counts[0], progress)
+    rows = [r.to_dict() for r in results]
+    recommendations = tuple(recommend_threads(rows))
+    comparison = None
     if baseline_rows is not None:
-        report.max_slowdown_pct = max_slowdown
-        report.comparison = regression.compare(rows, baseline_rows, max_slowdown,
-                                               str(baseline))
-    return report
+        comparison = tuple(regression.compare(rows, baseline_rows, max_slowdown,
+                                              str(baseline)))
+    return BenchmarkReport(
+        str(bundle_dir), info, asdict(policy), tuple(results),
+        tuple(Skipped(s.variant, s.reason) for s in skipped), comparison,
+        max_slowdown if comparison is not None else None, tuple(notes), schedule_info(counts),
+        recommendations,
+        _cold_starts(bundle_dir, jobs, results, recommendations, counts[0], progress)
+        if cold_start else None)
 
 
 def _bench_one(job: Job, data: bytes, images: np.ndarray, batches: list[int],
@@ -228,11 +175,12 @@ def _time_batch(job: Job, runners: dict[int, Any], images: np.ndarray,
     return {threads: stats[threads] for threads in counts}
 
 
-def _cold_starts(bundle_dir: str | Path, jobs: Sequence[Job], report: BenchmarkReport,
-                 default_threads: int, progress: Progress | None) -> list[ColdStart]:
+def _cold_starts(bundle_dir: str | Path, jobs: Sequence[Job], results: Sequence[BenchmarkResult],
+                 recommendations: Sequence[ThreadRecommendation], default_threads: int,
+                 progress: Progress | None) -> tuple[ColdStart, ...]:
     """A cold start per variant x runtime that loaded, at its recommended thread count."""
-    loaded = {(r.variant, r.runtime) for r in report.results if r.status == OK}
-    picked = {(r.variant, r.runtime): r.threads for r in report.recommendations}
+    loaded = {(r.variant, r.runtime) for r in results if r.status == OK}
+    picked = {(r.variant, r.runtime): r.threads for r in recommendations}
     todo = [j for j in jobs if (j.variant, j.runtime.name) in loaded]
     found = []
     for done, job in enumerate(todo, start=1):
@@ -241,4 +189,4 @@ def _cold_starts(bundle_dir: str | Path, jobs: Sequence[Job], report: BenchmarkR
                                         job.runtime.name, picked.get(key, default_threads)))
         if progress:
             progress(f"cold start of {job.variant} on {job.runtime.name}", done, len(todo))
-    return found
+    return tuple(found)

@@ -9,32 +9,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from lenet_edge.errors import UsageError
 from lenet_edge.files import input_files
+from lenet_edge.results.benchmark import Comparison  # noqa: F401 - compare() makes them
 from lenet_edge.schema import Invalid, describe, field
 
 KEY_FIELDS = ("variant", "runtime", "batch", "threads")
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """One row's latency against the baseline's."""
-
-    variant: str
-    runtime: str
-    batch: int
-    threads: int
-    baseline_p50_us: float
-    p50_us: float
-    slowdown_pct: float  # positive: slower than the baseline
-    regressed: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def check_max_slowdown(max_slowdown_pct: float) -> None:
@@ -88,7 +71,7 @@ def _timed(row: Any, where: str) -> bool:
 
 def compare(rows: Iterable[dict[str, Any]], baseline: list[dict[str, Any]],
             max_slowdown_pct: float, source: str = "baseline") -> list[Comparison]:
-    """A Comparison per timed row that the baseline also timed.
+    """A Comparison per timed row (BenchmarkResult.to_dict()) that the baseline also timed.
 
     Raises:
         UsageError: the baseline shares no variant x runtime x batch x threads with `rows`.

@@ -9,66 +9,26 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from lenet_edge import bundle
 from lenet_edge.data.preprocess import preprocess
 from lenet_edge.errors import UsageError
+from lenet_edge.results.skipped import Skipped
+from lenet_edge.results.verify import (  # noqa: F401 - the types verify() returns
+    FAIL,
+    INCOMPATIBLE,
+    PASS,
+    VerifyReport,
+    VerifyResult,
+    encode_predictions,
+)
 from lenet_edge.runtime.metrics import compare_logits
-from lenet_edge.runtime.plan import Job, Skipped, plan_jobs, read_artifacts
+from lenet_edge.runtime.plan import Job, plan_jobs, read_artifacts
 from lenet_edge.runtime.runner import IncompatibleModelError, load_runner
 from lenet_edge.runtime.runtimes import AUTO
 
-PASS, FAIL, INCOMPATIBLE = "pass", "fail", "incompatible"
 Progress = Callable[[str, int, int], None]  # (what just finished, done, total)
-
-
-@dataclass
-class VerifyResult:
-    """One variant on one runtime. Metrics are None when the runtime could not load it."""
-
-    variant: str
-    runtime: str
-    runtime_version: str
-    status: str  # pass, fail or incompatible
-    accuracy: float | None = None
-    float_accuracy: float | None = None
-    delta_points: float | None = None  # accuracy minus float accuracy, in percentage points
-    agreement: float | None = None  # share of images with the float model's top-1 class
-    max_abs_logit_error: float | None = None
-    mean_abs_logit_error: float | None = None
-    per_class_delta: list[float | None] | None = None
-    worst: list[int] = field(default_factory=list)  # reference.npz indices
-    message: str = ""
-    seconds: float = 0.0
-
-
-@dataclass
-class VerifyReport:
-    """All results, the gates they were held to, and whether every one passed."""
-
-    bundle: str
-    images: int
-    max_drop: float
-    min_agreement: float
-    results: list[VerifyResult]
-    skipped: list[Skipped]
-    seconds: float
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.results) and all(r.status == PASS for r in self.results)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "passed": self.passed, "bundle": self.bundle, "images": self.images,
-            "gates": {"max_drop": self.max_drop, "min_agreement": self.min_agreement},
-            "results": [asdict(r) for r in self.results],
-            "skipped": [s.to_dict() for s in self.skipped],
-            "seconds": round(self.seconds, 3),
-        }
 
 
 def check_gates(max_drop: float, min_agreement: float, limit: int | None) -> None:
@@ -119,7 +79,8 @@ def verify(bundle_dir: str | Path, variants: Sequence[str] | None = None,
                                    max_drop, min_agreement, threads))
         if progress:
             progress(f"{job.variant} on {job.runtime.name}", done, len(jobs))
-    return VerifyReport(str(bundle_dir), count, max_drop, min_agreement, results, skipped,
+    return VerifyReport(str(bundle_dir), count, max_drop, min_agreement, tuple(results),
+                        tuple(Skipped(s.variant, s.reason) for s in skipped),
                         time.perf_counter() - started)
 
 
@@ -143,6 +104,7 @@ def _verify_one(job: Job, data: bytes, images, labels, float_logits, max_drop: f
         job.variant, runner.runtime, runner.runtime_version, FAIL if failures else PASS,
         accuracy=m.accuracy, float_accuracy=m.float_accuracy, delta_points=m.delta_points,
         agreement=m.agreement, max_abs_logit_error=m.max_abs_logit_error,
-        mean_abs_logit_error=m.mean_abs_logit_error, per_class_delta=m.per_class_delta,
-        worst=m.worst, message="; ".join(failures), seconds=time.perf_counter() - started,
+        mean_abs_logit_error=m.mean_abs_logit_error, per_class_delta=tuple(m.per_class_delta),
+        worst=tuple(m.worst), message="; ".join(failures), seconds=time.perf_counter() - started,
+        predictions=encode_predictions(logits.argmax(axis=1)),  # the report's figures use them
     )
