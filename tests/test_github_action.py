@@ -301,3 +301,17 @@ def test_jactionlint_fails_on_a_workflow_that_misuses_the_action(tmp_path):
     assert 'input "bundel" is not defined in action' in proc.stdout
     assert 'missing input "bundle"' in proc.stdout
     assert 'property "max-dorp" is not defined' in proc.stdout
+
+
+def test_the_example_workflow_passes_only_inputs_the_action_has():
+    # jactionlint checks inputs of local actions only; the example names the action remotely
+    # (OWNER/lenet-edge/...@v1), as a user's repository must.
+    action = yaml.safe_load((ACTION_DIR / "action.yml").read_text())
+    required = {name for name, spec in action["inputs"].items() if spec.get("required")}
+    workflow = yaml.safe_load((REPO / "examples" / "github" / "lenet-edge.yml").read_text())
+    uses = [step for job in workflow["jobs"].values() for step in job["steps"]
+            if step.get("uses", "").split("@")[0].endswith("/lenet-edge/.github/actions/verify")]
+    assert uses, "the example no longer uses the action"
+    for step in uses:
+        assert set(step["with"]) <= set(action["inputs"]), set(step["with"]) - set(action["inputs"])
+        assert required <= set(step["with"])
