@@ -16,10 +16,12 @@ demo: .venv/.installed
 
 test: .venv/.installed .venv-runtime/.installed .venv-tflite/.installed system-deps emulated-pi actionlint
 	.venv/bin/ruff check lenet_edge tests scripts
+	.venv/bin/lint-imports --no-cache  # the TF boundary: contract in pyproject.toml
 	.venv/bin/pytest $(PYTEST_ARGS)
 
 lint: .venv/.installed
 	.venv/bin/ruff check lenet_edge tests scripts
+	.venv/bin/lint-imports --no-cache
 	.venv/bin/hadolint Dockerfile
 
 # The GitHub workflows, the composite action and the example workflow for users: actionlint's

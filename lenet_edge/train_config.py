@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from lenet_edge.choices import unknown_choice
 from lenet_edge.errors import UsageError
 
+# LeNet-5's choices live here, not in toolchain/model.py, so checking a config (the CLI, the
+# pipeline's TF-free parent) does not import the toolchain.
+ACTIVATIONS = ("relu", "tanh", "sigmoid")
+POOLINGS = ("avg", "max")
+
 
 @dataclass(frozen=True)
 class DatasetDefaults:
@@ -63,7 +68,6 @@ class TrainConfig:
     def resolved(self) -> TrainConfig:
         """Check every field and fill in dataset-dependent defaults."""
         from lenet_edge.data.classes import DATASETS
-        from lenet_edge.toolchain.model import ACTIVATIONS, POOLINGS
 
         if self.dataset not in DATASETS:
             raise unknown_choice("dataset", self.dataset, DATASETS)

@@ -158,7 +158,7 @@ ALLOWED = [
     ("runtime/machine.py", "path.read_text()", "/proc and /sys: the kernel's files, tiny"),
     ("runtime/cold_start.py", "json.loads(proc.stdout", "a child process's answer, not a file"),
     ("runtime/inspect.py", "json.loads(lines[-1])", "the probe child's answer, not a file"),
-    ("pipeline/worker.py", "json.loads(line)", "events from the pipeline's own child"),
+    ("pipeline/launch.py", "json.loads(line)", "events from the pipeline's own child"),
     ("pipeline/worker.py", "json.load(sys.stdin)", "the request the pipeline sends its child"),
     ("deploy/ssh.py", "self.open()", "the SSH master connection, not a file"),
     ("deploy/ssh.py", "def open(self)", "the SSH master connection, not a file"),

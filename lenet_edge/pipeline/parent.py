@@ -1,7 +1,8 @@
 """train -> convert -> verify -> benchmark -> report, as one library call.
 
 Three processes, because TensorFlow and tflite_runtime cannot share one and the runtime half
-must be shown to run without TensorFlow (lenet_edge/pipeline_worker.py holds the children):
+must be shown to run without TensorFlow (pipeline/worker.py is the children; launch.py, which
+starts them, imports no toolchain):
 
 - a toolchain child trains and converts (the only process that imports TensorFlow);
 - a runtime child verifies and benchmarks the bundle, writes `verify.json` and
@@ -195,7 +196,7 @@ def _evaluate(config: PipelineConfig, tracker: _StageTracker) -> PipelineResult:
     record = PipelineRecord(dataclasses.asdict(config), tuple(tracker.records), tuple(modules))
     bundle.write_json(out / PIPELINE_JSON, record.to_dict())  # the report reads `prefer`
 
-    from lenet_edge.pipeline.worker import toolchain_modules
+    from lenet_edge.pipeline.launch import toolchain_modules
     from lenet_edge.report import write_report
 
     tracker.begin("report", total=1)
@@ -261,7 +262,7 @@ class _StageTracker:
 def _run_worker(kind: str, request: dict[str, Any], tracker: _StageTracker,
                 process: str) -> dict[str, Any]:
     """Run one child, relaying its progress to `tracker`; return its result."""
-    from lenet_edge.pipeline.worker import run_worker
+    from lenet_edge.pipeline.launch import run_worker
 
     tracker.new_process()
     tracker.begin(STAGES[0] if kind == "toolchain" else STAGES[2])  # clock includes start-up

@@ -8,9 +8,8 @@ from typing import Any
 from lenet_edge import bundle
 from lenet_edge.errors import ModelError, UsageError
 from lenet_edge.toolchain import import_tensorflow
+from lenet_edge.train_config import ACTIVATIONS, POOLINGS
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid")
-POOLINGS = ("avg", "max")
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 
