@@ -182,6 +182,18 @@ def test_a_passing_bundle_gets_junit_summary_and_artifact_and_passes(digits_bund
     assert {"verify.xml", "verify.md", "verify.json"} <= {p.name for p in results.iterdir()}
 
 
+def test_runtimes_and_gates_reach_verify_as_options(digits_bundle, tmp_path):
+    run = run_action({"bundle": str(digits_bundle), "variants": "onnx-int8 onnx-fp32",
+                      "runtimes": "onnxruntime", "max-drop": "0.25", "min-agreement": "0.98",
+                      "limit": "100", "install": "false"}, tmp_path)
+    assert not run.failed, run.steps["Verify"].stderr[-2000:]
+    suite = ET.parse(tmp_path / "lenet-edge" / "verify.xml").find("testsuite")
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties == {"images": "100", "max_drop": "0.25", "min_agreement": "0.98"}
+    assert set(junit_cases(tmp_path / "lenet-edge" / "verify.xml")) == {
+        "onnx-int8 on onnxruntime", "onnx-fp32 on onnxruntime"}
+
+
 def test_a_failing_gate_fails_the_job_only_after_summary_and_artifact(digits_bundle, tmp_path):
     # --max-drop -1 demands a gain of a point over float, which no variant has on digits
     # (all seven score as the float model does): every variant fails the gate, exit 1.
