@@ -20,8 +20,8 @@ import pytest
 
 from lenet_edge.choices import closest, unknown_choice
 from lenet_edge.errors import UsageError
-from lenet_edge.runtime.runtimes import check_runtime_name
-from lenet_edge.variants import get_variant
+from lenet_edge.runtime.runtimes import RUNTIME_NAMES, check_runtime_name
+from lenet_edge.variants import VARIANT_NAMES, get_variant
 
 
 def error_line(proc) -> str:
@@ -177,8 +177,8 @@ def test_offline_default_dataset_names_the_offline_choices(run_cli, tmp_path):
 def test_dataset_help_says_only_digits_is_built_in(run_cli):
     proc = run_cli("train", "--help", env={"COLUMNS": "300"})
     text = " ".join(proc.stdout.replace("│", " ").split())
-    assert "digits (built in" in text
-    assert "mnist, fashion-mnist or digits (built in" not in text
+    assert "digits: built in" in text
+    assert "mnist, fashion-mnist: a local copy, else downloaded" in text
 
 
 @pytest.mark.parametrize("args", [["-h"], ["train", "-h"], ["benchmark", "-h"], ["deploy", "-h"]])
@@ -229,6 +229,46 @@ def test_a_typo_gets_a_suggestion_and_still_fails(run_cli, tmp_path, args, sugge
     assert proc.returncode == 2
     assert suggestion in error_line(proc)
     assert not out.exists()  # never silently corrected and run
+
+
+VARIANTS = ", ".join(VARIANT_NAMES)
+
+
+# Refused while the options are parsed: the bundle path does not exist, so an error from the
+# command's body would be exit 4 about the bundle, not exit 2 about the name.
+@pytest.mark.parametrize(("args", "message"), [
+    (["verify", "B", "--runtime", "onnx"], "unknown runtime 'onnx'; did you mean "
+     "'onnxruntime'? choose from auto, litert, tflite-runtime, onnxruntime"),
+    (["verify", "B", "--variant", "int4"], f"unknown variant 'int4'; choose from {VARIANTS}"),
+    (["benchmark", "B", "-v", "fp32", "-v", "INT8"], "unknown variant 'INT8'; did you mean "
+     f"'int8'? choose from {VARIANTS}"),
+    (["predict", "B", "x.png", "--runtime", "tflite"], "unknown runtime 'tflite'; did you "
+     "mean 'tflite-runtime'? choose from auto, litert, tflite-runtime, onnxruntime"),
+    (["report", "B", "--prefer", "fastest"],
+     "unknown preference 'fastest'; choose from size, latency"),
+    (["pipeline", "--dataset", "fashion_mnist", "--out", "B"], "unknown dataset "
+     "'fashion_mnist'; did you mean 'fashion-mnist'? choose from mnist, fashion-mnist, digits"),
+    (["convert", "B", "--variant", "onnx_int8"], "unknown variant 'onnx_int8'; did you mean "
+     f"'onnx-int8'? choose from {VARIANTS}"),
+    (["deploy", "B", "pi", "--runtime", "LiteRT"], "unknown runtime 'LiteRT'; did you mean "
+     "'litert'? choose from auto, litert, tflite-runtime, onnxruntime"),
+])
+def test_a_name_off_the_catalogue_is_one_line_exit_2_before_anything_runs(run_cli, tmp_path,
+                                                                          args, message):
+    args = [str(tmp_path / "missing") if a == "B" else a for a in args]
+    proc = run_cli(*args, check=False, timeout=60, env={"COLUMNS": "80"})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [f"lenet-edge: error: {message}"]  # longer than 80
+    assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize("command", ["verify", "benchmark", "deploy"])
+def test_help_lists_the_catalogues_names_at_80_columns(run_cli, command):
+    proc = run_cli(command, "--help", env={"COLUMNS": "80"})
+    assert max(map(len, proc.stdout.splitlines())) <= 80
+    text = " ".join(proc.stdout.replace("│", " ").split())
+    assert f"{', '.join(VARIANT_NAMES[:-1])} or {VARIANT_NAMES[-1]}" in text
+    assert f"{', '.join(('auto', *RUNTIME_NAMES[:-1]))} or {RUNTIME_NAMES[-1]}" in text
 
 
 def test_suggestions_are_only_for_likely_typos():

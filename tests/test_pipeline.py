@@ -19,6 +19,7 @@ from table_width import assert_fits, header_lines
 
 from lenet_edge.cli import INTERNAL_ERROR
 from lenet_edge.errors import ModelError
+from lenet_edge.gates import Gates
 from lenet_edge.pipeline.parent import PIPELINE_JSON, STAGES, PipelineConfig, evaluate
 from lenet_edge.train_config import TrainConfig
 from lenet_edge.variants import VARIANT_NAMES
@@ -103,7 +104,7 @@ def config_for(bundle: Path, **changes) -> PipelineConfig:
 
 def test_a_failed_gate_fails_the_pipeline_and_still_writes_the_report(fresh_bundle):
     # --max-drop -1 demands a gain of a point over float: no variant can pass.
-    result = evaluate(config_for(fresh_bundle, max_drop=-1.0))
+    result = evaluate(config_for(fresh_bundle, gates=Gates(max_drop=-1.0)))
     assert not result.passed
     assert result.recommendation.variant is None
     assert {r.why for r in result.recommendation.rejected} == {"failed gate"}

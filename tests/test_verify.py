@@ -13,6 +13,7 @@ from table_width import assert_fits, header_lines
 
 from lenet_edge import bundle
 from lenet_edge.errors import ModelError, UsageError
+from lenet_edge.gates import Gates
 from lenet_edge.runtime.verify import verify
 
 RESULT_FIELDS = {"variant", "runtime", "runtime_version", "status", "accuracy",
@@ -44,7 +45,7 @@ def test_report_dict_has_the_documented_fields(default_report):
 
 
 def test_negative_max_drop_demands_a_gain_and_fails(digits_bundle):
-    report = verify(digits_bundle, variants=["int8"], max_drop=-1)
+    report = verify(digits_bundle, variants=["int8"], gates=Gates(max_drop=-1))
     assert not report.passed and report.results[0].status == "fail"
     assert "accuracy dropped" in report.results[0].message
 
@@ -66,7 +67,6 @@ def test_limit_uses_the_first_images_only(digits_bundle):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"min_agreement": 1.5}, r"--min-agreement must be within \[0, 1\], got 1.5"),
     ({"limit": 0}, "--limit must be at least 1 image"),
     ({"variants": ["int4"]}, "unknown variant 'int4'; choose from fp32"),
     ({"runtimes": ["tensorrt"]}, "unknown runtime 'tensorrt'; choose from auto, litert"),

@@ -14,9 +14,11 @@ from lenet_edge.cli.runtime_options import (
     Runtimes,
     Variants,
     check_outputs,
+    field_help,
     stdout_console,
     write_output,
 )
+from lenet_edge.runtime.timing import DEFAULT_TIMING, TimingPolicy
 from lenet_edge.schema import strict_json
 
 
@@ -27,12 +29,15 @@ def benchmark(
     threads: Annotated[str, typer.Option(
         "--threads", help="Interpreter threads: one count, or several to compare (e.g. 1,2,4): "
         "timed interleaved, with a recommended count per variant.")] = "1",
-    runs: Annotated[int, typer.Option("--runs", help="Timed calls at batch 1, at least.")] = 1000,
+    runs: Annotated[int, typer.Option(
+        "--runs", help=field_help(TimingPolicy, "runs"))] = DEFAULT_TIMING.runs,
     min_time: Annotated[float, typer.Option(
-        "--min-time", help="Seconds of timed calls, at least.")] = 2.0,
-    warmup: Annotated[int, typer.Option("--warmup", help="Warm-up calls, at least.")] = 50,
+        "--min-time", help=field_help(TimingPolicy, "min_time"))] = DEFAULT_TIMING.min_time,
+    warmup: Annotated[int, typer.Option(
+        "--warmup", help=field_help(TimingPolicy, "warmup"))] = DEFAULT_TIMING.warmup,
     warmup_time: Annotated[float, typer.Option(
-        "--warmup-time", help="Seconds of warm-up, at least.")] = 0.5,
+        "--warmup-time", help=field_help(TimingPolicy, "warmup_time"))
+    ] = DEFAULT_TIMING.warmup_time,
     batch: Annotated[int, typer.Option(
         "--batch", help="The larger batch size, for throughput (1 to 4096).")] = 64,
     json_out: JsonFile = None,

@@ -9,21 +9,21 @@ from typing import Annotated
 
 import typer
 
+from lenet_edge.cli.choice_options import VARIANT, VariantName
 from lenet_edge.schema import strict_json
 from lenet_edge.variants import VARIANT_NAMES
 
 # Mirrors lenet_edge.toolchain.convert's default (a test holds them equal); importing the
 # toolchain here would slow down `--help`.
 DEFAULT_CALIBRATION_SAMPLES = 500
-_VARIANT_HELP = f"Variant to convert, repeatable; default all: {', '.join(VARIANT_NAMES)}."
 
 
 def convert(
     model_dir: Annotated[Path, typer.Argument(
         help="Directory written by 'lenet-edge train'.", readable=False)],  # checked below
-    variant: Annotated[
-        list[str] | None, typer.Option("--variant", help=_VARIANT_HELP)
-    ] = None,
+    variant: Annotated[list[VariantName] | None, typer.Option(
+        "--variant", parser=VARIANT.parse, metavar=VARIANT.metavar,
+        help=VARIANT.help("Variant to convert, repeatable", "default: all of them"))] = None,
     calibration_samples: Annotated[int, typer.Option(
         "--calibration-samples", help="Training images that calibrate int8, int16x8, onnx-int8.",
     )] = DEFAULT_CALIBRATION_SAMPLES,

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from lenet_edge.cli.runtime_options import BundleDir, Runtimes, Variants, stdout_console
+from lenet_edge.cli.runtime_options import (
+    BundleDir,
+    MaxDrop,
+    MinAgreement,
+    Runtimes,
+    Variants,
+    stdout_console,
+)
+from lenet_edge.gates import DEFAULT_GATES
 from lenet_edge.schema import strict_json
 
 # Options as Annotated aliases: the signature below stays one readable line per option.
@@ -39,10 +47,6 @@ RemotePython = Annotated[str | None, typer.Option(
 Wheelhouse = Annotated[Path | None, typer.Option(
     "--wheelhouse", help="Install on the device offline, from the wheels in DIR.")]
 Verify = Annotated[bool, typer.Option("--verify/--no-verify", help="Verify on the device.")]
-MaxDrop = Annotated[float | None, typer.Option(
-    "--max-drop", help="Verify gate on the device, in points (default: verify's).")]
-MinAgreement = Annotated[float | None, typer.Option(
-    "--min-agreement", help="Verify gate on the device (default: verify's).")]
 Benchmark = Annotated[bool, typer.Option("--benchmark", help="Also benchmark on the device.")]
 Threads = Annotated[str | None, typer.Option(
     "--threads", help="Benchmark interpreter threads on the device: one count, or several to "
@@ -76,8 +80,8 @@ def deploy(
     wheelhouse: Wheelhouse = None,
     verify: Verify = True,
     runtime: Runtimes = None,
-    max_drop: MaxDrop = None,
-    min_agreement: MinAgreement = None,
+    max_drop: MaxDrop = DEFAULT_GATES.max_drop,
+    min_agreement: MinAgreement = DEFAULT_GATES.min_agreement,
     benchmark: Benchmark = False,
     threads: Threads = None,
     min_time: MinTime = None,
@@ -96,13 +100,14 @@ def deploy(
 
     from lenet_edge.deploy.release import DeployConfig, SshOptions
     from lenet_edge.errors import UsageError
+    from lenet_edge.gates import Gates
 
     if (host is None) == (hosts_file is None):
         raise UsageError("give either HOST or --hosts FILE")
     config = DeployConfig(
         variants=tuple(variant or ()), remote_dir=remote_dir, remote_python=remote_python,
-        runtimes=tuple(runtime or ()), verify=verify, benchmark=benchmark, max_drop=max_drop,
-        min_agreement=min_agreement, bench_threads=threads, bench_min_time=min_time,
+        runtimes=tuple(runtime or ()), verify=verify, benchmark=benchmark,
+        gates=Gates(max_drop, min_agreement), bench_threads=threads, bench_min_time=min_time,
         wheelhouse=wheelhouse, lock_timeout=lock_timeout,
     )
     ssh = SshOptions(

@@ -7,30 +7,36 @@ from typing import Annotated
 
 import typer
 
+from lenet_edge.cli.choice_options import (
+    PREFERENCE,
+    VARIANT,
+    Preference,
+    VariantName,
+)
 from lenet_edge.cli.runtime_options import MaxDrop, MinAgreement, Runtimes
-from lenet_edge.cli.train import DEFAULT_OUT
+from lenet_edge.cli.train import DEFAULT_OUT, Dataset
+from lenet_edge.gates import DEFAULT_GATES
 from lenet_edge.schema import strict_json
-from lenet_edge.variants import VARIANT_NAMES
 
 # Not the runtime commands' --variant: the pipeline converts the bundle it then evaluates.
-Variants = Annotated[list[str] | None, typer.Option(
-    "--variant", "-v", help=f"Variant to convert, verify and benchmark (repeatable) (default: "
-                            f"all {len(VARIANT_NAMES)}: {', '.join(VARIANT_NAMES)}).")]
+Variants = Annotated[list[VariantName] | None, typer.Option(
+    "--variant", "-v", parser=VARIANT.parse, metavar=VARIANT.metavar, help=VARIANT.help(
+        "Variant to convert, verify and benchmark, repeatable", "default: all of them"))]
 
 
 def pipeline(
-    dataset: Annotated[str, typer.Option(
-        "--dataset", "-d", help="mnist, fashion-mnist or digits (built in, offline).")] = "mnist",
+    dataset: Dataset = "mnist",
     data_dir: Annotated[Path | None, typer.Option(
         "--data-dir", help="Folder with the four IDX files (or a Keras .npz).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Model bundle to write.")] = DEFAULT_OUT,
     variant: Variants = None,
     runtime: Runtimes = None,
-    max_drop: MaxDrop = 0.5,
-    min_agreement: MinAgreement = 0.99,
-    prefer: Annotated[str, typer.Option(
-        "--prefer", help="Recommend the smallest ('size') or the fastest ('latency', median "
-                         "at batch 1) variant that passes the gates.")] = "size",
+    max_drop: MaxDrop = DEFAULT_GATES.max_drop,
+    min_agreement: MinAgreement = DEFAULT_GATES.min_agreement,
+    prefer: Annotated[Preference, typer.Option(
+        "--prefer", parser=PREFERENCE.parse, metavar=PREFERENCE.metavar,
+        help="Recommend the smallest ('size') or the fastest ('latency', median at batch 1) "
+             "variant that passes the gates.")] = "size",
     epochs: Annotated[int | None, typer.Option(
         "--epochs", min=1, help="Training epochs (default: per dataset, as 'train').")] = None,
     batch_size: Annotated[int | None, typer.Option(
@@ -51,6 +57,7 @@ def pipeline(
     """
     from dataclasses import replace
 
+    from lenet_edge.gates import Gates
     from lenet_edge.pipeline.parent import BenchmarkSettings, PipelineConfig, run_pipeline
     from lenet_edge.train_config import TrainConfig
 
@@ -58,7 +65,7 @@ def pipeline(
         train=TrainConfig(dataset=dataset, data_dir=str(data_dir) if data_dir else None,
                           epochs=epochs, batch_size=batch_size, seed=seed),
         out=str(out), variants=tuple(variant or ()), runtimes=tuple(runtime or ("auto",)),
-        max_drop=max_drop, min_agreement=min_agreement, prefer=prefer,
+        gates=Gates(max_drop, min_agreement), prefer=prefer,
         bench=replace(BenchmarkSettings(), min_time=bench_time),
     )
     display = _StageDisplay()

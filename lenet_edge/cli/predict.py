@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from lenet_edge.cli.choice_options import RUNTIME, VARIANT, RuntimeName, VariantName
 from lenet_edge.cli.runtime_options import stdout_console
 from lenet_edge.schema import strict_json
 
@@ -21,12 +22,14 @@ def predict(
         show_default=False, readable=False)],
     top_k: Annotated[int, typer.Option(
         "--top-k", "-k", help="Classes to show per image, most probable first.")] = 3,
-    variant: Annotated[str | None, typer.Option(
-        "--variant", "-v", help="Bundle variant (default: fp32 if present and runnable, "
-        "else the first runnable one).")] = None,
-    runtime: Annotated[str, typer.Option(
-        "--runtime", "-r", help="auto, litert, tflite-runtime or onnxruntime "
-        "(default: auto = the first installed interpreter for the model's format).")] = "auto",
+    variant: Annotated[VariantName | None, typer.Option(
+        "--variant", "-v", parser=VARIANT.parse, metavar=VARIANT.metavar, help=VARIANT.help(
+            "Bundle variant", "default: fp32 if present and runnable, else the first "
+            "runnable one"), show_default=False)] = None,
+    runtime: Annotated[RuntimeName, typer.Option(
+        "--runtime", "-r", parser=RUNTIME.parse, metavar=RUNTIME.metavar, help=RUNTIME.help(
+            "Runtime", "default: auto = the first installed interpreter for the model's "
+            "format"), show_default=False)] = "auto",
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print [{image, predictions: [{class, label, probability}], warnings}] "
         "as JSON (what ran goes to stderr).")] = False,

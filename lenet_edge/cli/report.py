@@ -7,12 +7,14 @@ from typing import Annotated
 
 import typer
 
+from lenet_edge.cli.choice_options import PREFERENCE, Preference
 from lenet_edge.cli.runtime_options import BundleDir
 from lenet_edge.schema import strict_json
 
-Prefer = Annotated[str | None, typer.Option(
-    "--prefer", help="Recommend the smallest ('size') or fastest ('latency') variant that "
-                     "passes the gates (default: the pipeline's choice, else size).")]
+Prefer = Annotated[Preference | None, typer.Option(
+    "--prefer", parser=PREFERENCE.parse, metavar=PREFERENCE.metavar,
+    help="Recommend the smallest ('size') or fastest ('latency') variant that passes the "
+         "gates (default: the pipeline's choice, else size).")]
 
 
 def report(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from pathlib import Path
@@ -9,26 +10,30 @@ from typing import Annotated
 
 import typer
 
+from lenet_edge.cli.choice_options import RUNTIME, VARIANT, RuntimeName, VariantName
 from lenet_edge.errors import ModelError, OutputError, UsageError
+from lenet_edge.gates import Gates
+
+
+def field_help(config: type, name: str) -> str:
+    """The help a config dataclass writes for its field `name`, for the option that sets it."""
+    return next(f.metadata["help"] for f in dataclasses.fields(config) if f.name == name)
+
 
 BundleDir = Annotated[
     Path, typer.Argument(help="A converted model bundle (a folder with manifest.json).")
 ]
-Variants = Annotated[list[str] | None, typer.Option(
-    "--variant", "-v", help="Variant to use (repeatable) (default: every variant in the bundle)."
-)]
-Runtimes = Annotated[list[str] | None, typer.Option(
-    "--runtime", "-r", help="auto, litert, tflite-runtime or onnxruntime (repeatable) "
-    "(default: auto = the first installed TFLite interpreter, litert then tflite-runtime, "
-    "and onnxruntime for ONNX)."
-)]
-# The accuracy gates of `verify` and `pipeline` (defaults at each parameter: 0.5, 0.99).
-MaxDrop = Annotated[float, typer.Option(
-    "--max-drop", help="Largest allowed accuracy drop versus float, in points."
-)]
+Variants = Annotated[list[VariantName] | None, typer.Option(
+    "--variant", "-v", parser=VARIANT.parse, metavar=VARIANT.metavar, help=VARIANT.help(
+        "Variant to use, repeatable", "default: every variant in the bundle"))]
+Runtimes = Annotated[list[RuntimeName] | None, typer.Option(
+    "--runtime", "-r", parser=RUNTIME.parse, metavar=RUNTIME.metavar, help=RUNTIME.help(
+        "Runtime to use, repeatable", "default: auto = the first installed TFLite "
+        "interpreter, litert then tflite-runtime, and onnxruntime for ONNX"))]
+# The accuracy gates of `verify`, `pipeline` and `deploy`: default and help from Gates.
+MaxDrop = Annotated[float, typer.Option("--max-drop", help=field_help(Gates, "max_drop"))]
 MinAgreement = Annotated[float, typer.Option(
-    "--min-agreement", help="Smallest allowed top-1 agreement with float, in [0, 1]."
-)]
+    "--min-agreement", help=field_help(Gates, "min_agreement"))]
 JsonFile = Annotated[Path | None, typer.Option(
     "--json", help="Write the full report as JSON to FILE ('-' for stdout instead of a table)."
 )]

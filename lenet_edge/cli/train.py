@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from lenet_edge.cli.choice_options import DATASET, DatasetName
 from lenet_edge.schema import strict_json
 from lenet_edge.train_config import DATASET_DEFAULTS, SCHEDULES, TrainConfig
 
 DEFAULT_OUT = Path("models/lenet5")
+# Shared with `pipeline`, which trains the same way.
+Dataset = Annotated[DatasetName, typer.Option(
+    "--dataset", "-d", parser=DATASET.parse, metavar=DATASET.metavar, help=DATASET.help(
+        "Dataset", "mnist, fashion-mnist: a local copy, else downloaded once through Keras; "
+        "digits: built in, works offline"))]
 
 
 def _per_dataset(field: str) -> str:
@@ -20,10 +27,7 @@ _augment_default = ", ".join(name for name, d in DATASET_DEFAULTS.items() if d.a
 
 
 def train(
-    dataset: str = typer.Option(
-        "mnist", "--dataset", "-d", help="mnist or fashion-mnist (a local copy, else downloaded "
-        "once through Keras), or digits (built in, works offline)."
-    ),
+    dataset: Dataset = "mnist",
     data_dir: Path | None = typer.Option(
         None, "--data-dir", help="Folder with the four IDX files (or a Keras .npz) to use instead.",
         readable=False,  # the data reader says why a path cannot be read: exit 3, not 2

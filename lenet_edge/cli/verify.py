@@ -19,6 +19,7 @@ from lenet_edge.cli.runtime_options import (
     stdout_console,
     write_output,
 )
+from lenet_edge.gates import DEFAULT_GATES
 from lenet_edge.schema import strict_json
 
 
@@ -26,8 +27,8 @@ def verify(
     model_dir: BundleDir,
     variant: Variants = None,
     runtime: Runtimes = None,
-    max_drop: MaxDrop = 0.5,
-    min_agreement: MinAgreement = 0.99,
+    max_drop: MaxDrop = DEFAULT_GATES.max_drop,
+    min_agreement: MinAgreement = DEFAULT_GATES.min_agreement,
     limit: Annotated[int | None, typer.Option(
         "--limit", help="Use only the first N reference images (default: all).")] = None,
     json_out: JsonFile = None,
@@ -49,18 +50,20 @@ def verify(
     from rich.console import Console
 
     from lenet_edge import bundle
-    from lenet_edge.runtime.verify import check_gates
+    from lenet_edge.gates import Gates
+    from lenet_edge.runtime.verify import check_limit
     from lenet_edge.runtime.verify import verify as run_verify
 
-    check_gates(max_drop, min_agreement, limit)  # usage errors before anything loads
+    gates = Gates(max_drop, min_agreement)  # usage errors before anything loads
+    check_limit(limit)
     saved = saved_results.destination(model_dir, bundle.VERIFY_JSON, save, json_out)
     check_outputs(model_dir, {"--json": json_out, "--junit": junit_out,
                               "--markdown": markdown_out,
                               "--save": saved})  # not after minutes of work
     err = Console(stderr=True)
     report = run_verify(
-        model_dir, variants=variant or None, runtimes=runtime or ("auto",), max_drop=max_drop,
-        min_agreement=min_agreement, limit=limit,
+        model_dir, variants=variant or None, runtimes=runtime or ("auto",), gates=gates,
+        limit=limit,
         progress=lambda label, done, total: err.print(f"[{done}/{total}] verified {label}"),
     )
     data = report.to_dict()

@@ -20,7 +20,7 @@ from lenet_edge import bundle
 from lenet_edge.deploy import install, inventory, remote_dir
 from lenet_edge.deploy.device_bundle import pack
 from lenet_edge.deploy.device_checks import GATE_FAILED
-from lenet_edge.deploy.release import DeployConfig
+from lenet_edge.deploy.release import DeployConfig, gate_options
 from lenet_edge.deploy.wheel import build_wheel
 from lenet_edge.deploy.wheelhouse import install_spec, pip_options, wheelhouse_files
 from lenet_edge.errors import OutputError
@@ -77,9 +77,9 @@ def _sh(name: str, script: str, *args: str, **extra) -> dict:
 
 def _check_options(kind: str, config: DeployConfig) -> list[str]:
     args = [a for r in config.runtimes for a in ("--runtime", r)]
-    pairs = ({"--max-drop": config.max_drop, "--min-agreement": config.min_agreement}
-             if kind == "verify" else
-             {"--threads": config.bench_threads, "--min-time": config.bench_min_time})
+    if kind == "verify":
+        return args + gate_options(config.gates)
+    pairs = {"--threads": config.bench_threads, "--min-time": config.bench_min_time}
     return args + [a for flag, v in pairs.items() if v is not None for a in (flag, str(v))]
 
 

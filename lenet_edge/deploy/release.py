@@ -31,6 +31,7 @@ from lenet_edge.deploy.ssh import Transport
 from lenet_edge.deploy.target import SshOptions, Target, parse_target
 from lenet_edge.deploy.wheel import build_wheel
 from lenet_edge.errors import DeviceError, UsageError
+from lenet_edge.gates import DEFAULT_GATES, Gates
 
 Progress = Callable[[str], None]
 
@@ -50,8 +51,7 @@ class DeployConfig:
     benchmark: bool = False  # --benchmark
     bench_threads: str | None = None  # --threads ("2" or "1,2,4"), for benchmark on the device
     bench_min_time: float | None = None  # --min-time, passed to benchmark on the device
-    max_drop: float | None = None  # --max-drop, passed to verify on the device
-    min_agreement: float | None = None  # --min-agreement, passed to verify on the device
+    gates: Gates = DEFAULT_GATES  # --max-drop, --min-agreement: passed to verify on the device
     wheelhouse: Path | None = None  # --wheelhouse: install offline from these wheels
     lock_timeout: float = 60  # --lock-timeout, seconds to wait for another deploy
 
@@ -59,7 +59,8 @@ class DeployConfig:
         """Refuse gate and benchmark values the device would reject, before anything connects.
 
         Raises:
-            UsageError: a gate, thread count, --min-time or --lock-timeout out of range.
+            UsageError: a thread count, --min-time or --lock-timeout out of range (a Gates
+                checks itself when it is made).
         """
         check_deploy_options(self)
 
@@ -74,11 +75,6 @@ def check_deploy_options(config: DeployConfig) -> None:
     """
     from lenet_edge.runtime.threads import check_threads
     from lenet_edge.runtime.timing import TimingPolicy
-    from lenet_edge.runtime.verify import check_gates
-
-    # Unset gates take verify's own defaults on the device; neutral stand-ins pass the check.
-    check_gates(0.0 if config.max_drop is None else config.max_drop,
-                1.0 if config.min_agreement is None else config.min_agreement, None)
     if config.bench_threads is not None:
         check_threads(config.bench_threads)  # raises UsageError naming --threads
     if config.bench_min_time is not None:
@@ -259,6 +255,12 @@ def _ready_python(transport, layout, prepared, config, facts, progress):
     return config.remote_python, facts
 
 
+def gate_options(gates: Gates) -> list[str]:
+    """verify's options for `gates`, always given: a device whose lenet-edge has other
+    defaults (--remote-python) still holds the variants to the gates deploy was given."""
+    return ["--max-drop", repr(gates.max_drop), "--min-agreement", repr(gates.min_agreement)]
+
+
 def _runtime_options(config: DeployConfig) -> list[str]:
     return [token for runtime in config.runtimes for token in ("--runtime", runtime)]
 
@@ -266,11 +268,7 @@ def _runtime_options(config: DeployConfig) -> list[str]:
 def _verify(transport, layout, python, prepared, config, result, progress) -> None:
     """Verify on the device; on failure switch `current` back and mark the release failed."""
     progress("verify on the device")
-    options = _runtime_options(config)
-    if config.max_drop is not None:
-        options += ["--max-drop", str(config.max_drop)]
-    if config.min_agreement is not None:
-        options += ["--min-agreement", str(config.min_agreement)]
+    options = _runtime_options(config) + gate_options(config.gates)
     try:
         report = device_checks.run_check(
             transport, layout, python, result.release, "verify", options,

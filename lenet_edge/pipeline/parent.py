@@ -26,6 +26,7 @@ from typing import Any
 
 from lenet_edge import bundle, errors
 from lenet_edge.bundle import BENCHMARK_JSON, PIPELINE_JSON, VERIFY_JSON
+from lenet_edge.gates import DEFAULT_GATES, Gates
 from lenet_edge.report.recommend import (
     Outcome,
     Recommendation,
@@ -67,8 +68,7 @@ class PipelineConfig:
     out: str
     variants: tuple[str, ...] = ()  # empty: every variant in the catalogue
     runtimes: tuple[str, ...] = ("auto",)
-    max_drop: float = 0.5
-    min_agreement: float = 0.99
+    gates: Gates = DEFAULT_GATES
     prefer: str = "size"
     bench: BenchmarkSettings = field(default_factory=BenchmarkSettings)
     calibration_samples: int = 500
@@ -124,12 +124,10 @@ def check_config(config: PipelineConfig) -> None:
     """Raise the UsageError (or MissingDependencyError) a stage would, before anything runs."""
     from lenet_edge.runtime.runtimes import AUTO, check_runtime_name, get_runtime
     from lenet_edge.runtime.timing import MAX_MIN_TIME, TimingPolicy
-    from lenet_edge.runtime.verify import check_gates
     from lenet_edge.variants import resolve_variants
 
     config.train.resolved()
     resolve_variants(config.variants)
-    check_gates(config.max_drop, config.min_agreement, None)
     check_preference(config.prefer)
     b = config.bench
     if not (isinstance(b.min_time, (int, float)) and math.isfinite(b.min_time)
@@ -150,6 +148,13 @@ def check_config(config: PipelineConfig) -> None:
             spec = get_runtime(name)
             if not spec.installed():
                 spec.require()  # MissingDependencyError naming the extra, before training
+
+
+def _config_record(config: PipelineConfig) -> dict[str, Any]:
+    """The config as pipeline.json records it: the gates' fields at the top, as before Gates."""
+    record = dataclasses.asdict(config)
+    record.update(record.pop("gates"))
+    return record
 
 
 def run_pipeline(config: PipelineConfig, progress: Progress | None = None) -> PipelineResult:
@@ -184,7 +189,7 @@ def _evaluate(config: PipelineConfig, tracker: _StageTracker) -> PipelineResult:
     out = Path(config.out)
     modules = _run_worker("runtime", {
         "bundle": str(out), "variants": list(config.variants), "runtimes": list(config.runtimes),
-        "max_drop": config.max_drop, "min_agreement": config.min_agreement,
+        "max_drop": config.gates.max_drop, "min_agreement": config.gates.min_agreement,
         "bench": dataclasses.asdict(config.bench),
         "verify_json": VERIFY_JSON, "benchmark_json": BENCHMARK_JSON,
     }, tracker, "runtime child").get("toolchain_modules", [])
@@ -193,7 +198,7 @@ def _evaluate(config: PipelineConfig, tracker: _StageTracker) -> PipelineResult:
     if verify is None or bench is None:
         raise errors.ModelError(f"{out}: the runtime child wrote no {VERIFY_JSON} or "
                                 f"{BENCHMARK_JSON}")
-    record = PipelineRecord(dataclasses.asdict(config), tuple(tracker.records), tuple(modules))
+    record = PipelineRecord(_config_record(config), tuple(tracker.records), tuple(modules))
     bundle.write_json(out / PIPELINE_JSON, record.to_dict())  # the report reads `prefer`
 
     from lenet_edge.pipeline.launch import toolchain_modules

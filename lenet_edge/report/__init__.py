@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lenet_edge.bundle import BENCHMARK_JSON, REPORT_HTML, VERIFY_JSON
+# recommend.py imports no numpy: the CLI takes --prefer's choices from it at start-up.
 from lenet_edge.report.recommend import Recommendation
 
 
@@ -54,6 +54,7 @@ def write_report(model_dir: str | Path, out: str | Path | None = None,
         UsageError: unknown preference or an output that is not an .html file.
     """
     from lenet_edge import bundle
+    from lenet_edge.bundle import BENCHMARK_JSON, REPORT_HTML, VERIFY_JSON
     from lenet_edge.errors import ModelError, OutputError, UsageError, require
     from lenet_edge.report.contents import gather
     from lenet_edge.report.html import render_html

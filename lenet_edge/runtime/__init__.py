@@ -12,10 +12,18 @@ cheap. Entry points, one module each (a step per file):
 
 from __future__ import annotations
 
-from lenet_edge.runtime.runner import IncompatibleModelError, Runner, load_runner
-from lenet_edge.runtime.runtimes import RUNTIME_NAMES, RUNTIMES, installed_runtimes
+import importlib
 
-__all__ = [
-    "RUNTIMES", "RUNTIME_NAMES", "IncompatibleModelError", "Runner", "installed_runtimes",
-    "load_runner",
-]
+# Where each export lives. Imported on first use (PEP 562): the CLI reads the runtime names
+# for its options' choices from runtimes.py, and `--help` must not pay for numpy (runner.py).
+_EXPORTS = {
+    "IncompatibleModelError": "runner", "Runner": "runner", "load_runner": "runner",
+    "RUNTIMES": "runtimes", "RUNTIME_NAMES": "runtimes", "installed_runtimes": "runtimes",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -47,7 +47,13 @@ from lenet_edge.runtime.threads import (
     rounds_for,
     schedule_info,
 )
-from lenet_edge.runtime.timing import LatencyStats, TimingPolicy, time_calls, time_interleaved
+from lenet_edge.runtime.timing import (
+    DEFAULT_TIMING,
+    LatencyStats,
+    TimingPolicy,
+    time_calls,
+    time_interleaved,
+)
 
 # The largest --batch. LeNet throughput levels off at a few hundred images per call (measured
 # here: 256 and 4096 within run-to-run noise on litert and onnxruntime), while memory keeps
@@ -60,8 +66,9 @@ Progress = Callable[[str, int, int], None]  # (what just finished, done, total)
 
 def benchmark(bundle_dir: str | Path, variants: Sequence[str] | None = None,
               runtimes: Sequence[str] = (AUTO,), threads: int | str | Sequence[int] = 1,
-              runs: int = 1000, warmup: int = 50, batch: int = 64, min_time: float = 2.0,
-              warmup_time: float = 0.5, baseline: str | Path | None = None,
+              runs: int = DEFAULT_TIMING.runs, warmup: int = DEFAULT_TIMING.warmup,
+              batch: int = 64, min_time: float = DEFAULT_TIMING.min_time,
+              warmup_time: float = DEFAULT_TIMING.warmup_time, baseline: str | Path | None = None,
               max_slowdown: float = 10.0, progress: Progress | None = None,
               cold_start: bool = False) -> BenchmarkReport:
     """Time each requested variant x runtime; optionally gate on a baseline's latencies.

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
-import numpy as np
-
 from lenet_edge.errors import UsageError
+
+# numpy is imported where the samples are summarised: the CLI imports TimingPolicy for its
+# options' defaults and help, and `--help` must not pay for numpy.
 
 K = TypeVar("K")  # what names one of several timed calls, e.g. its thread count
 
@@ -33,12 +34,17 @@ MAX_WARMUP_TIME = 10.0  # seconds: a CPU governor ramps up within ~100 ms
 
 @dataclass(frozen=True)
 class TimingPolicy:
-    """How long to warm up and to measure; each phase ends when both its minimums are met."""
+    """How long to warm up and to measure; each phase ends when both its minimums are met.
 
-    runs: int = 1000
-    min_time: float = 2.0  # seconds
-    warmup: int = 50
-    warmup_time: float = 0.5  # seconds: lets caches, branch predictors and CPU clocks settle
+    The one place these defaults, their help and their range checks live: `benchmark`'s
+    options take them from here.
+    """
+
+    runs: int = field(default=1000, metadata={"help": "Timed calls at batch 1, at least."})
+    min_time: float = field(default=2.0, metadata={"help": "Seconds of timed calls, at least."})
+    warmup: int = field(default=50, metadata={"help": "Warm-up calls, at least."})
+    # 0.5 s lets caches, branch predictors and CPU clocks settle
+    warmup_time: float = field(default=0.5, metadata={"help": "Seconds of warm-up, at least."})
 
     def __post_init__(self):
         for name, low, high in (("runs", 1, MAX_RUNS), ("warmup", 0, MAX_WARMUP)):
@@ -61,6 +67,9 @@ class TimingPolicy:
                             math.ceil(self.warmup / batch), self.warmup_time)
 
 
+DEFAULT_TIMING = TimingPolicy()
+
+
 @dataclass(frozen=True)
 class LatencyStats:
     """Per-call latency in microseconds over `runs` timed calls of `batch` images."""
@@ -81,6 +90,8 @@ class LatencyStats:
 
     @classmethod
     def from_ns(cls, batch: int, samples_ns) -> LatencyStats:
+        import numpy as np
+
         us = np.asarray(samples_ns, dtype=np.float64) / 1e3
         p50, p90, p99 = np.percentile(us, [50, 90, 99])
         return cls(batch, len(us), float(us.mean()), float(us.std()), float(us.min()),

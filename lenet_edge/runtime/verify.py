@@ -6,7 +6,6 @@ Everything comes from the bundle: artifacts (sha256-checked before any is loaded
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 from lenet_edge import bundle
 from lenet_edge.data.preprocess import preprocess
 from lenet_edge.errors import UsageError
+from lenet_edge.gates import DEFAULT_GATES, Gates
 from lenet_edge.results.skipped import Skipped
 from lenet_edge.results.verify import (  # noqa: F401 - the types verify() returns
     FAIL,
@@ -31,19 +31,15 @@ from lenet_edge.runtime.runtimes import AUTO
 Progress = Callable[[str, int, int], None]  # (what just finished, done, total)
 
 
-def check_gates(max_drop: float, min_agreement: float, limit: int | None) -> None:
-    """Raise UsageError for gate values that cannot mean anything."""
-    if not math.isfinite(max_drop):
-        raise UsageError(f"--max-drop must be a finite number of points, got {max_drop}")
-    if not (0.0 <= min_agreement <= 1.0):
-        raise UsageError(f"--min-agreement must be within [0, 1], got {min_agreement}")
+def check_limit(limit: int | None) -> None:
+    """Raise UsageError for a --limit that selects no image (the gates check themselves)."""
     if limit is not None and (isinstance(limit, bool) or limit < 1):
         raise UsageError(f"--limit must be at least 1 image, got {limit}")
 
 
 def verify(bundle_dir: str | Path, variants: Sequence[str] | None = None,
-           runtimes: Sequence[str] = (AUTO,), max_drop: float = 0.5,
-           min_agreement: float = 0.99, limit: int | None = None,
+           runtimes: Sequence[str] = (AUTO,), gates: Gates = DEFAULT_GATES,
+           limit: int | None = None,
            progress: Progress | None = None, threads: int = 1) -> VerifyReport:
     """Run each requested variant x runtime on the bundle's reference set and gate it.
 
@@ -51,8 +47,8 @@ def verify(bundle_dir: str | Path, variants: Sequence[str] | None = None,
         bundle_dir: a converted model bundle.
         variants: variant names; None means every variant in the bundle.
         runtimes: runtime names or "auto" (first installed interpreter per format).
-        max_drop: largest allowed accuracy drop versus float, in points (negative demands a gain).
-        min_agreement: smallest allowed share of images where top-1 matches the float model.
+        gates: the largest accuracy drop and smallest top-1 agreement versus the float model
+            each variant may have (gates.py; checked when the Gates is made).
         limit: use only the first `limit` reference images.
         progress: called after each variant x runtime with (label, done, total).
         threads: interpreter threads.
@@ -64,7 +60,7 @@ def verify(bundle_dir: str | Path, variants: Sequence[str] | None = None,
     Raises:
         UsageError, ModelError (bad or tampered bundle), MissingDependencyError.
     """
-    check_gates(max_drop, min_agreement, limit)
+    check_limit(limit)
     started = time.perf_counter()
     manifest = bundle.read_manifest(bundle_dir)
     jobs, skipped = plan_jobs(manifest, variants, runtimes)
@@ -76,16 +72,16 @@ def verify(bundle_dir: str | Path, variants: Sequence[str] | None = None,
     results = []
     for done, job in enumerate(jobs, start=1):
         results.append(_verify_one(job, blobs[job.variant], images, labels, float_logits,
-                                   max_drop, min_agreement, threads))
+                                   gates, threads))
         if progress:
             progress(f"{job.variant} on {job.runtime.name}", done, len(jobs))
-    return VerifyReport(str(bundle_dir), count, max_drop, min_agreement, tuple(results),
-                        tuple(Skipped(s.variant, s.reason) for s in skipped),
+    return VerifyReport(str(bundle_dir), count, gates.max_drop, gates.min_agreement,
+                        tuple(results), tuple(Skipped(s.variant, s.reason) for s in skipped),
                         time.perf_counter() - started)
 
 
-def _verify_one(job: Job, data: bytes, images, labels, float_logits, max_drop: float,
-                min_agreement: float, threads: int) -> VerifyResult:
+def _verify_one(job: Job, data: bytes, images, labels, float_logits, gates: Gates,
+                threads: int) -> VerifyResult:
     started = time.perf_counter()
     try:
         runner = load_runner(data, job.entry["format"], job.runtime.name, threads,
@@ -95,11 +91,7 @@ def _verify_one(job: Job, data: bytes, images, labels, float_logits, max_drop: f
         return VerifyResult(job.variant, job.runtime.name, exc.runtime_version, INCOMPATIBLE,
                             message=str(exc), seconds=time.perf_counter() - started)
     m = compare_logits(logits, float_logits, labels)
-    failures = []
-    if m.delta_points < -max_drop:
-        failures.append(f"accuracy dropped {-m.delta_points:.2f} points (max {max_drop:g})")
-    if m.agreement < min_agreement:
-        failures.append(f"agreement {m.agreement:.4f} < {min_agreement:g}")
+    failures = gates.failures(m.delta_points, m.agreement)
     return VerifyResult(
         job.variant, runner.runtime, runner.runtime_version, FAIL if failures else PASS,
         accuracy=m.accuracy, float_accuracy=m.float_accuracy, delta_points=m.delta_points,
