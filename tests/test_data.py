@@ -266,7 +266,7 @@ def test_digits_match_scikit_learn(digits):
 
 
 def test_data_module_and_digits_stay_light():
-    code = ("import sys; from lenet_edge import data; data.load_dataset('digits');"
+    code = ("import sys; from lenet_edge.data import datasets; datasets.load_dataset('digits');"
             "print(sorted(m for m in ('tensorflow', 'keras', 'sklearn', 'scipy')"
             " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
