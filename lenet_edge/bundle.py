@@ -19,6 +19,7 @@ manifest.json (schema_version 1)::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -85,86 +86,156 @@ def file_entry(path: Path) -> dict[str, Any]:
 
 
 def read_manifest(bundle_dir: str | os.PathLike) -> dict[str, Any]:
-    """Read and check the shape of `manifest.json`; raise ModelError naming what is wrong."""
+    """`manifest.json` as written, after Manifest.from_dict checked it: the runtime's callers
+    index it, and keys this lenet-edge does not know (a newer convert's) pass through.
+
+    Raises:
+        ModelError: no manifest, unreadable, or a field of the wrong shape (the file named).
+    """
+    return _read_manifest(bundle_dir)[1]
+
+
+def load_manifest(bundle_dir: str | os.PathLike) -> Manifest:
+    """`manifest.json` as a checked Manifest record; ModelError as read_manifest."""
+    return _read_manifest(bundle_dir)[0]
+
+
+def _read_manifest(bundle_dir: str | os.PathLike) -> tuple[Manifest, dict[str, Any]]:
     path = Path(bundle_dir) / MANIFEST
     if not Path(bundle_dir).is_dir():
         raise ModelError(f"{bundle_dir}: not a directory (expected a model bundle)")
     if not os.path.lexists(path):  # a FIFO, device, folder or link loop: read_json names it
         raise ModelError(f"{path}: no manifest; run 'lenet-edge convert {bundle_dir}' first")
-    manifest = input_files.read_json(path, input_files.MANIFEST)
-    if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION:
-        got = manifest.get("schema_version") if isinstance(manifest, dict) else None
-        raise ModelError(f"{path}: schema_version {got!r}, this lenet-edge reads {SCHEMA_VERSION}")
-    artifacts = manifest.get("artifacts")
-    if not isinstance(artifacts, dict):
-        raise ModelError(f"{path}: 'artifacts' must be an object keyed by variant")
-    for name, entry in artifacts.items():
-        _check_file_entry(path, f"artifact {name!r}", entry, ("format", "inputs", "outputs"))
-    if "reference" in manifest:
-        _check_file_entry(path, "reference", manifest["reference"], ())
+    data = input_files.read_json(path, input_files.MANIFEST)
     try:
-        _check_manifest_fields(manifest)
+        return Manifest.from_dict(data), data
     except schema.Invalid as exc:
         raise ModelError(f"{path}: {exc}") from None
-    return manifest
 
 
-def _check_manifest_fields(manifest: dict[str, Any]) -> None:
-    """The fields convert writes that the report, predict and deploy compute with.
-
-    Optional, so a bundle made by hand (tests, an older convert) with artifacts only still
-    reads; typed when present.
-    """
-    schema.field(manifest, "created", str, optional=True)
-    schema.strings(manifest, "tool_versions", optional=True)
-    schema.field(manifest, "train_config", dict, optional=True)
-    accuracy = schema.field(manifest, "float_test_accuracy", float, optional=True)
-    if accuracy is not None and not 0 <= accuracy <= 1:
-        raise schema.Invalid(f"float_test_accuracy must be in 0..1, got {accuracy}")
-    dataset = schema.field(manifest, "dataset", dict, optional=True)
-    if dataset is not None:
-        check_dataset_record(dataset, "dataset")
-    for name, entry in manifest["artifacts"].items():
-        where = f"artifacts.{name}"
-        schema.field(entry, "format", str, where)
-        schema.field(entry, "variant", str, where, optional=True)
-        _check_count(entry, "bytes", where)
-        for key in ("inputs", "outputs"):
-            for i, tensor in enumerate(schema.rows(entry, key, where=where)):
-                schema.field(tensor, "shape", list, f"{where}.{key}[{i}]", optional=True)
-    if "reference" in manifest:
-        _check_count(manifest["reference"], "count", "reference")
-        _check_count(manifest["reference"], "bytes", "reference")
-
-
-def check_dataset_record(dataset: dict[str, Any], where: str) -> None:
+@dataclass(frozen=True)
+class DatasetRecord:
     """The `dataset` record of train.json and the manifest (data.Dataset.summary())."""
-    for key in ("name", "fingerprint", "source"):
-        schema.field(dataset, key, str, where, optional=key == "source")
-    for key in ("num_train", "num_test"):
-        _check_count(dataset, key, where)
+
+    name: str
+    fingerprint: str
+    source: str | None = None
+    num_train: int | None = None
+    num_test: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> DatasetRecord:
+        f = schema.field
+        return cls(f(data, "name", str, where), f(data, "fingerprint", str, where),
+                   f(data, "source", str, where, optional=True),
+                   *(_count(data, key, where) for key in ("num_train", "num_test")))
 
 
-def _check_count(obj: dict[str, Any], key: str, where: str) -> None:
+@dataclass(frozen=True)
+class Manifest:
+    """manifest.json (the module docstring has its shape).
+
+    Only `schema_version` and `artifacts` are required: a bundle made by hand (tests, an
+    older convert) with artifacts only still reads. Every other field is typed when present.
+    Artifact entries stay objects (their tensors are the formats' business); their file
+    name, sha256, format and byte count are checked here.
+    """
+
+    artifacts: dict[str, dict[str, Any]]
+    reference: dict[str, Any] | None = None  # file, sha256, bytes, count
+    created: str | None = None
+    tool_versions: dict[str, str] = dataclasses.field(default_factory=dict)
+    dataset: DatasetRecord | None = None
+    train_config: dict[str, Any] | None = None
+    float_test_accuracy: float | None = None
+    weights: dict[str, Any] | None = None  # file entry of the weights converted from
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def dataset_name(self) -> str:
+        return self.dataset.name if self.dataset else "?"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"schema_version": self.schema_version, "created": self.created,
+                "tool_versions": self.tool_versions,
+                "dataset": self.dataset.to_dict() if self.dataset else None,
+                "train_config": self.train_config,
+                "float_test_accuracy": self.float_test_accuracy, "weights": self.weights,
+                "reference": self.reference, "artifacts": self.artifacts}
+        return {k: v for k, v in data.items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Manifest:
+        """A checked manifest; schema.Invalid says what is wrong (the reader names the file)."""
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        if version != SCHEMA_VERSION:
+            raise schema.Invalid(f"schema_version {version!r}, this lenet-edge reads "
+                                 f"{SCHEMA_VERSION}")
+        artifacts = data.get("artifacts")
+        if not isinstance(artifacts, dict):
+            raise schema.Invalid("'artifacts' must be an object keyed by variant")
+        for name, entry in artifacts.items():
+            check_file_entry(entry, f"artifact {name!r}", ("format", "inputs", "outputs"))
+        if "reference" in data:
+            check_file_entry(data["reference"], "reference")
+        f = schema.field
+        accuracy = f(data, "float_test_accuracy", float, optional=True)
+        if accuracy is not None and not 0 <= accuracy <= 1:
+            raise schema.Invalid(f"float_test_accuracy must be in 0..1, got {accuracy}")
+        dataset = f(data, "dataset", dict, optional=True)
+        tool_versions = schema.strings(data, "tool_versions", optional=True) or {}
+        for name, entry in artifacts.items():
+            _check_artifact(entry, f"artifacts.{name}")
+        if "reference" in data:
+            for key in ("count", "bytes"):
+                _count(data["reference"], key, "reference")
+        return cls(
+            artifacts=artifacts, reference=data.get("reference"),
+            created=f(data, "created", str, optional=True), tool_versions=tool_versions,
+            dataset=None if dataset is None else DatasetRecord.from_dict(dataset, "dataset"),
+            train_config=f(data, "train_config", dict, optional=True),
+            float_test_accuracy=accuracy, weights=f(data, "weights", dict, optional=True),
+        )
+
+
+def _check_artifact(entry: dict[str, Any], where: str) -> None:
+    """The fields of an artifact entry the report, predict and deploy compute with."""
+    schema.field(entry, "format", str, where)
+    schema.field(entry, "variant", str, where, optional=True)
+    _count(entry, "bytes", where)
+    for key in ("inputs", "outputs"):
+        for i, tensor in enumerate(schema.rows(entry, key, where=where)):
+            schema.field(tensor, "shape", list, f"{where}.{key}[{i}]", optional=True)
+
+
+def _count(obj: dict[str, Any], key: str, where: str) -> int | None:
     count = schema.field(obj, key, int, where, optional=True)
     if count is not None and count < 0:
         raise schema.Invalid(f"{where}.{key} must be >= 0, got {count}")
+    return count
 
 
-def _check_file_entry(path: Path, what: str, entry: Any, also: tuple[str, ...]) -> None:
-    """An entry naming a file in the bundle: plain name, hex sha256, byte count."""
+def check_file_entry(entry: Any, what: str, also: tuple[str, ...] = ()) -> None:
+    """An entry naming a file in the bundle: plain name, hex sha256, byte count.
+
+    Raises:
+        schema.Invalid: what is wrong, `what` (e.g. "artifact 'fp32'") named.
+    """
     if not isinstance(entry, dict):
-        raise ModelError(f"{path}: {what} must be an object, got {type(entry).__name__}")
+        raise schema.Invalid(f"{what} must be an object, got {type(entry).__name__}")
     missing = {"file", "sha256", *also} - set(entry)
     if missing:
-        raise ModelError(f"{path}: {what} lacks {', '.join(sorted(missing))}")
+        raise schema.Invalid(f"{what} lacks {', '.join(sorted(missing))}")
     name, digest = entry["file"], entry["sha256"]
     if not isinstance(name, str) or not name or Path(name).name != name or name in {".", ".."}:
-        raise ModelError(f"{path}: {what} file {name!r} is not a file name inside the bundle")
+        raise schema.Invalid(f"{what} file {name!r} is not a file name inside the bundle")
     if not isinstance(digest, str) or len(digest) != 64 or not all(
         c in "0123456789abcdef" for c in digest
     ):
-        raise ModelError(f"{path}: {what} sha256 {digest!r} is not 64 hex digits")
+        raise schema.Invalid(f"{what} sha256 {digest!r} is not 64 hex digits")
 
 
 def read_verified(bundle_dir: str | os.PathLike, entry: dict[str, Any],
@@ -200,7 +271,10 @@ def load_reference(bundle_dir: str | os.PathLike, manifest: dict[str, Any]) -> R
     entry = manifest.get("reference")
     if entry is None:
         raise ModelError(f"{Path(bundle_dir) / MANIFEST}: no 'reference' entry")
-    _check_file_entry(Path(bundle_dir) / MANIFEST, "reference", entry, ())
+    try:
+        check_file_entry(entry, "reference")
+    except schema.Invalid as exc:
+        raise ModelError(f"{Path(bundle_dir) / MANIFEST}: {exc}") from None
     data = read_verified(bundle_dir, entry, input_files.REFERENCE)
     path = Path(bundle_dir) / entry["file"]
     try:

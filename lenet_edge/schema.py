@@ -1,9 +1,9 @@
-"""Type checks for the JSON files lenet-edge reads back: one field, one expected type.
+"""The vocabulary the typed records check fields with: one field, one expected type.
 
-Every reader of a file that feeds a computation (the manifest, train.json, the results
-files) checks the fields it uses with `field()`; what is wrong is raised as `Invalid`, to
-which the reader adds the file's name and its exit code. Typed frozen records (issue 11)
-are the longer-term plan; until then this is the one place a type is checked.
+Each file lenet-edge reads back has a frozen record whose `from_dict` says which fields it
+needs (bundle.Manifest, train_record.TrainRecord, results/: VerifyReport, BenchmarkReport,
+PipelineRecord); they check each with `field()` and friends here. What is wrong is raised
+as `Invalid`, to which the file's reader adds the file's name and its exit code.
 """
 
 from __future__ import annotations

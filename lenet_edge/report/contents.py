@@ -16,7 +16,6 @@ import platform
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -28,7 +27,7 @@ from lenet_edge.results.benchmark import BenchmarkReport
 from lenet_edge.results.files import read_benchmark, read_pipeline, read_verify
 from lenet_edge.results.pipeline import PipelineRecord
 from lenet_edge.results.verify import VerifyReport
-from lenet_edge.train_record import read_train_record
+from lenet_edge.train_record import TrainRecord, read_train_record
 
 GALLERY_LIMIT = 24  # disagreement images shown: a screenful, the worst first
 _DEVICE_FILE = re.compile(r"^device-(?P<name>.+)-(?P<kind>verify|benchmark)\.json$")
@@ -56,11 +55,11 @@ class DeviceResults:
 @dataclass
 class ReportContents:
     bundle: str
-    manifest: dict[str, Any]
+    manifest: bundle.Manifest
     class_names: tuple[str, ...]
     reference: bundle.Reference
     prefer: str
-    train: dict[str, Any] | None = None
+    train: TrainRecord | None = None
     verify: VerifyReport | None = None
     benchmark: BenchmarkReport | None = None
     pipeline: PipelineRecord | None = None
@@ -85,9 +84,9 @@ class ReportContents:
         """Tool versions grouped by where they were recorded."""
         import matplotlib
 
-        groups = {"converted with (manifest)": dict(self.manifest.get("tool_versions", {}))}
+        groups = {"converted with (manifest)": dict(self.manifest.tool_versions)}
         if self.train:
-            groups["trained with (train.json)"] = dict(self.train.get("versions", {}))
+            groups["trained with (train.json)"] = dict(self.train.versions)
         if self.verify:
             groups["verified on (verify.json)"] = self.verify.runtime_versions()
         if self.benchmark:
@@ -127,12 +126,12 @@ def gather(model_dir: str | Path, prefer: str | None = None) -> ReportContents:
     from lenet_edge.data.classes import CLASS_NAMES
 
     model_dir = Path(model_dir)
-    manifest = bundle.read_manifest(model_dir)
-    reference = bundle.load_reference(model_dir, manifest)
+    manifest = bundle.load_manifest(model_dir)
+    reference = bundle.load_reference(model_dir, manifest.to_dict())
     pipeline = read_pipeline(model_dir / PIPELINE_JSON)
     if prefer is None:
         prefer = (pipeline.prefer if pipeline else None) or "size"
-    name = (manifest.get("dataset") or {}).get("name", "")
+    name = manifest.dataset.name if manifest.dataset else ""
     c = ReportContents(
         bundle=str(model_dir), manifest=manifest, reference=reference, prefer=prefer,
         class_names=CLASS_NAMES.get(name, tuple(str(i) for i in range(10))),
@@ -141,7 +140,7 @@ def gather(model_dir: str | Path, prefer: str | None = None) -> ReportContents:
         benchmark=read_benchmark(model_dir / BENCHMARK_JSON),
         pipeline=pipeline, evaluated=len(reference.labels),
     )
-    sizes = {v: entry["bytes"] for v, entry in manifest["artifacts"].items()}
+    sizes = {v: entry.get("bytes") for v, entry in manifest.artifacts.items()}
     if c.verify is None:
         c.notes["verify"] = (f"no {VERIFY_JSON} in the bundle: run 'lenet-edge verify "
                              f"{model_dir}' (it saves {VERIFY_JSON} there)")

@@ -44,9 +44,8 @@ def render_html(c: ReportContents) -> str:
     """The whole report page for gathered contents."""
     return environment().get_template("report.html.j2").render(
         c=c, v=_values(c), csp=_CSP, section_titles=SECTIONS,
-        dataset=c.manifest.get("dataset", {}).get("name", "?"),
-        created=c.manifest.get("created", "?"),
-        accuracy=c.manifest.get("float_test_accuracy", 0))
+        dataset=c.manifest.dataset_name, created=c.manifest.created or "?",
+        accuracy=c.manifest.float_test_accuracy or 0)
 
 
 def _data_uri(png: bytes) -> str:
@@ -68,13 +67,13 @@ def _values(c: ReportContents) -> dict[str, Any]:
                          "confusion": _confusion(c), "latency": _latency(c.benchmark),
                          "devices": [_device(d) for d in c.devices]}
     if c.train is not None:
-        title = f"LeNet-5 on {c.manifest.get('dataset', {}).get('name', '?')}"
-        v["training"] = {"png": figures.training(c.train.get("history", []), title),
+        title = f"LeNet-5 on {c.manifest.dataset_name}"
+        v["training"] = {"png": figures.training(c.train.history, title),
                          "table": tables.training(c.train)}
     if c.verify is None:
         return v
     rec = c.recommendation
-    entry = c.manifest["artifacts"].get(rec.variant or "", {})
+    entry = c.manifest.artifacts.get(rec.variant or "", {})
     v.update(
         summary=tables.summary(c.outcomes, c.on_front, rec),
         stages=tables.stages(c.pipeline) if c.pipeline and c.pipeline.stages else None,

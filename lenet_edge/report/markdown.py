@@ -32,12 +32,12 @@ def _row(cells: list[str], bold: bool = False) -> str:
 
 def render_markdown(c: ReportContents, html_name: str) -> str:
     """Summary, recommendation, per-class changes, latency, training, devices and versions."""
-    dataset = c.manifest.get("dataset", {}).get("name", "?")
+    dataset = c.manifest.dataset_name
     # Percent-encoded: a file name is a relative link, never a scheme such as javascript:
     lines = [md("# LeNet-5 on {}: edge report", dataset), "",
              md("Bundle {}; float test accuracy {:.2%}. Figures (trade-offs, confusion "
                 "matrices, latency, training curves, disagreement images) are in ",
-                c.bundle, c.manifest.get("float_test_accuracy", 0))
+                c.bundle, c.manifest.float_test_accuracy or 0)
              + md("[{}]", html_name) + f"(./{quote(html_name)}).", ""]
     if c.verify is None:
         lines += [md("_{}_", c.notes["verify"]), ""]

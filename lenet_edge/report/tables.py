@@ -6,13 +6,13 @@ The verify and benchmark rows come from results/tables.py, as the CLI's and depl
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from lenet_edge.report.recommend import Outcome, Recommendation, kib
 from lenet_edge.results.benchmark import BenchmarkReport
 from lenet_edge.results.pipeline import PipelineRecord
 from lenet_edge.results.tables import Table, benchmark_table
 from lenet_edge.results.verify import VerifyReport
+from lenet_edge.train_record import TrainRecord
 
 
 def summary(rows: Sequence[Outcome], on_front: Sequence[bool] | None,
@@ -85,18 +85,17 @@ def stages(pipeline: PipelineRecord) -> Table:
     return table
 
 
-def training(train: dict[str, Any]) -> Table:
-    config, dataset = train.get("config", {}), train.get("dataset", {})
+def training(train: TrainRecord) -> Table:
+    config, dataset = train.config, train.dataset
     table = Table(["", "value"])  # a header row: Markdown has no table without one
     rows = [
-        ("float test accuracy", _or_dash(train.get("test_accuracy"), _percent)),
+        ("float test accuracy", _or_dash(train.test_accuracy, _percent)),
         ("epochs", str(config.get("epochs"))),
         ("batch size", str(config.get("batch_size"))),
         ("augmentation", "on" if config.get("augment") else "off"),
-        ("train time", _or_dash(train.get("train_seconds"), lambda s: f"{s:.1f} s")),
-        ("parameters", _or_dash(train.get("parameters"), lambda n: f"{n:,}")),
-        ("dataset", f"{dataset.get('source')} ({dataset.get('num_train')} train / "
-                    f"{dataset.get('num_test')} test)"),
+        ("train time", _or_dash(train.train_seconds, lambda s: f"{s:.1f} s")),
+        ("parameters", _or_dash(train.parameters, lambda n: f"{n:,}")),
+        ("dataset", f"{dataset.source} ({dataset.num_train} train / {dataset.num_test} test)"),
     ]
     for key, value in rows:
         table.rows.append([key, value])

@@ -49,7 +49,7 @@ def read_train_info(model_dir: str | Path) -> dict[str, Any]:
     """Read `train.json` from a trained model directory (ModelError if absent or broken)."""
     from lenet_edge.train_record import read_train_record
 
-    return read_train_record(model_dir)
+    return read_train_record(model_dir).to_dict()  # checked by TrainRecord.from_dict
 
 
 def load_trained(model_dir: str | Path):
