@@ -277,4 +277,3 @@ def _run_worker(kind: str, request: dict[str, Any], tracker: _StageTracker,
 def _own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
