@@ -96,8 +96,9 @@ def fleet_table(outcomes) -> Table:
         table.add_column(column, overflow="fold")
     for o in outcomes:
         r = o.result
-        accuracies = [row["accuracy"] for row in ((r.verify or {}).get("results", []) if r else [])
-                      if row.get("accuracy") is not None]
+        verify = VerifyReport.from_dict(r.verify) if r and r.verify else None
+        accuracies = [row.accuracy for row in (verify.results if verify else ())
+                      if row.accuracy is not None]
         status = "[green]ok[/]" if o.ok else f"[red]failed (exit {o.exit_code})[/]"
         table.add_row(o.entry.name, status, (r.live if r else "") or "",
                       _pct(min(accuracies)) if accuracies else "", o.error)
