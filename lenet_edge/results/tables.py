@@ -19,9 +19,10 @@ from lenet_edge.results.verify import VerifyReport, VerifyResult, by_key
 SKIPPED = "skipped"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Table:
-    """Rows of text under a header, with what a renderer needs to style them."""
+    """Rows of text under a header, with what a renderer needs to style them (a builder
+    appends its rows; `select` makes a new Table for a view)."""
 
     header: list[str]
     rows: list[list[str]] = field(default_factory=list)

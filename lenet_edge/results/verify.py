@@ -4,8 +4,8 @@ Predictions are kept so the report can draw confusion matrices and the worst cas
 loading an interpreter again. On disk they are compact: `"predictions": "7210414959..."`, one
 decimal digit per evaluated reference image (the predicted class, 0-9), in reference.npz
 order; null when the runtime could not load the variant. 10,000 images are 10 KB a row.
-A verify.json written before 0.2 has no `predictions`: it still reads (None), and the report
-says to re-run verify for the figures that need them.
+A verify.json written before predictions were kept has none: it still reads (None), and the
+report says to re-run verify for the figures that need them.
 """
 
 from __future__ import annotations
