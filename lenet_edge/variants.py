@@ -23,6 +23,11 @@ class Variant:
     summary: str
 
     @property
+    def quantised(self) -> bool:
+        """Whether it stores weights or activations as integers (what `explain` looks into)."""
+        return any(kind.startswith("int") for kind in (self.weights, self.activations))
+
+    @property
     def file(self) -> str:
         """The file convert writes, e.g. lenet5_onnx_int8.onnx."""
         return f"lenet5_{self.name.replace('-', '_')}{get_format(self.format).suffix}"

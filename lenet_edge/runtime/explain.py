@@ -1,0 +1,168 @@
+"""Explain a quantised variant: how far each layer's output is from the float model's.
+
+Both models run on the same device runtime (no TensorFlow) over the bundle's reference images;
+each layer of the quantised variant is paired with the float model's (layer_match.py), read
+back from the interpreter (layer_taps.py) and summed into error figures (layer_error.py).
+
+Float variants (fp32, fp16, onnx-fp32) are refused: nothing in them is quantised to explain
+(fp16 stores weights as float16 and computes in float32 on CPU). `compare_layers` itself takes
+any two models of one format, float or not.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lenet_edge import bundle, formats, schema
+from lenet_edge.data.preprocess import preprocess
+from lenet_edge.errors import ModelError, UsageError
+from lenet_edge.formats import onnx_graph, tflite_graph
+from lenet_edge.results.explain import ExplainReport, LayerError
+from lenet_edge.runtime.layer_error import ErrorSums
+from lenet_edge.runtime.layer_match import LayerPair, onnx_pairs, tflite_pairs
+from lenet_edge.runtime.layer_taps import BATCH, OnnxTaps, TfliteTaps
+from lenet_edge.runtime.runner import load_runner
+from lenet_edge.runtime.runtimes import AUTO, RuntimeSpec, resolve_runtime
+from lenet_edge.runtime.verify import check_limit
+from lenet_edge.variants import VARIANTS, Variant, get_variant
+
+SENSITIVITY = "sensitivity"  # optional manifest field of a variant: {keras layer: number}
+
+
+QUANTISED_VARIANTS: tuple[str, ...] = tuple(v.name for v in VARIANTS if v.quantised)
+
+
+def float_variant(fmt: str) -> Variant:
+    """The float variant of a format, the reference a quantised one is compared with."""
+    return next(v for v in VARIANTS if v.format == fmt and v.weights == v.activations == "fp32")
+
+
+def explain(bundle_dir: str | Path, variant: str, runtime: str = AUTO,
+            limit: int | None = None) -> ExplainReport:
+    """Per-layer error of a quantised variant versus the bundle's float model.
+
+    Args:
+        bundle_dir: a converted model bundle with reference.npz.
+        variant: a quantised variant in the bundle (QUANTISED_VARIANTS).
+        runtime: runtime name, or "auto" for the first installed one for the variant's format.
+        limit: use only the first `limit` reference images.
+
+    Raises:
+        UsageError: unknown or float variant, bad limit, a runtime for another format.
+        ModelError: the variant or its float model is not in the bundle, a file does not match
+            the manifest, no reference images, or the graphs cannot be paired.
+        MissingDependencyError: the runtime is not installed.
+        IncompatibleModelError: the runtime cannot run the model.
+    """
+    started = time.perf_counter()
+    check_limit(limit)
+    chosen = get_variant(variant)
+    if not chosen.quantised:
+        raise UsageError(
+            f"variant {variant!r} is not quantised ({chosen.weights} weights, "
+            f"{chosen.activations} activations): explain compares a quantised variant's layers "
+            f"with the float model's; choose from {', '.join(QUANTISED_VARIANTS)}")
+    reference_variant = float_variant(chosen.format)
+    manifest = bundle.read_manifest(bundle_dir)
+    entries = [_entry(manifest, name, bundle_dir) for name in (reference_variant.name, variant)]
+    spec = resolve_runtime(runtime, chosen.format)
+    reference = bundle.load_reference(bundle_dir, manifest)
+    blobs = []
+    for entry in entries:
+        data = bundle.read_verified(bundle_dir, entry)
+        formats.check_model_bytes(data, entry["format"], str(Path(bundle_dir) / entry["file"]))
+        blobs.append(data)
+    count = min(limit or len(reference.labels), len(reference.labels))
+    images = preprocess(reference.images[:count])
+    layers, deviation = compare_layers(*blobs, chosen.format, spec, images,
+                                       source=str(Path(bundle_dir) / entries[1]["file"]))
+    sensitivity = _sensitivity(entries[1], bundle_dir)
+    layers = tuple(_with_sensitivity(layer, sensitivity) for layer in layers)
+    return ExplainReport(str(bundle_dir), variant, reference_variant.name, spec.name,
+                         spec.version(), count, layers, deviation,
+                         time.perf_counter() - started)
+
+
+def compare_layers(reference: bytes, candidate: bytes, fmt: str, spec: RuntimeSpec,
+                   images: np.ndarray, source: str = "model",
+                   batch: int = BATCH) -> tuple[tuple[LayerError, ...], float]:
+    """Each layer of `candidate` versus `reference` (two models of format `fmt`) on `images`.
+
+    Returns:
+        (one LayerError per paired layer in graph order, the largest |difference| between the
+        candidate's output in this instrumented run and in a plain run).
+    """
+    pairs, ref_taps, cand_taps = _taps(reference, candidate, fmt, spec, source)
+    sums = [ErrorSums() for _ in pairs]
+    outputs = []
+    for start in range(0, len(images), batch):
+        part = images[start:start + batch]
+        ref_values, _ = ref_taps.run(part)
+        cand_values, cand_output = cand_taps.run(part)
+        outputs.append(cand_output)
+        for total, ref, cand in zip(sums, ref_values, cand_values, strict=True):
+            total.add(ref, cand)
+    plain = load_runner(candidate, fmt, spec.name, source=source).predict(images)
+    deviation = float(np.abs(np.concatenate(outputs).reshape(plain.shape) - plain).max())
+    layers = tuple(
+        LayerError(position=i, op=p.op, layer=p.layer, tensor=p.tensor, dtype=p.dtype,
+                   scale=p.scale, zero_point=p.zero_point, mse=s.mse,
+                   rmse_over_scale=s.rmse_over_scale(p.scale), snr_db=s.snr_db,
+                   cosine=s.cosine, max_abs_error=s.max_abs)
+        for i, (p, s) in enumerate(zip(pairs, sums, strict=True)))
+    return layers, deviation
+
+
+def _taps(reference: bytes, candidate: bytes, fmt: str, spec: RuntimeSpec, source: str):
+    """The paired layers and a tapped run of each model."""
+    if fmt == "tflite":
+        pairs = tflite_pairs(tflite_graph.read_graph(reference, "float model"),
+                             tflite_graph.read_graph(candidate, source), source)
+        taps = [TfliteTaps(data, spec, [_index(p, side) for p in pairs], name)
+                for data, side, name in ((reference, "reference", "float model"),
+                                         (candidate, "candidate", source))]
+    else:
+        pairs = onnx_pairs(onnx_graph.read_graph(reference, "float model"),
+                           onnx_graph.read_graph(candidate, source))
+        taps = [OnnxTaps(data, spec, [str(getattr(p, side)) for p in pairs], name)
+                for data, side, name in ((reference, "reference", "float model"),
+                                         (candidate, "candidate", source))]
+    if not pairs:
+        raise ModelError(f"{source}: no layer of it could be paired with the float model's")
+    return pairs, *taps
+
+
+def _index(pair: LayerPair, side: str) -> int:
+    return int(getattr(pair, side))
+
+
+def _entry(manifest: dict[str, Any], name: str, bundle_dir: str | Path) -> dict[str, Any]:
+    artifacts = manifest["artifacts"]
+    if name not in artifacts:
+        raise ModelError(f"{Path(bundle_dir)}: variant {name} is not in the bundle (it has "
+                         f"{', '.join(artifacts) or 'none'}); explain needs it: run "
+                         f"'lenet-edge convert --variant {name}'")
+    return artifacts[name]
+
+
+def _sensitivity(entry: dict[str, Any], bundle_dir: str | Path) -> dict[str, float]:
+    """The variant's measured per-layer sensitivity, if convert recorded one."""
+    found = entry.get(SENSITIVITY)
+    if found is None:
+        return {}
+    if not isinstance(found, dict) or not all(
+            isinstance(k, str) and schema.is_number(v) for k, v in found.items()):
+        raise ModelError(f"{Path(bundle_dir) / bundle.MANIFEST}: artifacts.{entry.get('variant')}"
+                         f".{SENSITIVITY} must map layer names to numbers")
+    return {k: float(v) for k, v in found.items()}
+
+
+def _with_sensitivity(layer: LayerError, sensitivity: dict[str, float]) -> LayerError:
+    if layer.layer is None or layer.layer not in sensitivity:
+        return layer
+    return replace(layer, sensitivity=sensitivity[layer.layer])
