@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-COMMANDS = ("pipeline", "train", "convert", "verify", "benchmark", "inspect", "predict", "report",
-            "deploy")
+COMMANDS = ("pipeline", "train", "convert", "verify", "explain", "benchmark", "inspect", "predict",
+            "report", "deploy")
 
 
 def modules_after(code: str, env: dict[str, str]) -> set[str]:
