@@ -42,6 +42,7 @@ KERAS_MODEL = "lenet5.keras"
 CURVES_PNG = "training_curves.png"
 VERIFY_JSON = "verify.json"  # `lenet-edge verify --json` kept in the bundle (pipeline, report)
 BENCHMARK_JSON = "benchmark.json"  # `lenet-edge benchmark --json` kept in the bundle
+EXPLAIN_JSON = "explain.json"  # `lenet-edge explain --json` kept in the bundle (report)
 PIPELINE_JSON = "pipeline.json"  # the pipeline's config and stage timings
 REPORT_HTML = "report.html"  # `lenet-edge report` (its Markdown twin: report.md)
 

@@ -12,6 +12,7 @@ from lenet_edge import bundle
 from lenet_edge.data.preprocess import preprocess
 from lenet_edge.errors import ModelError, UsageError
 from lenet_edge.results.explain import ExplainReport
+from lenet_edge.results.files import read_explanations
 from lenet_edge.runtime.explain import compare_layers, explain
 from lenet_edge.runtime.runtimes import get_runtime
 from lenet_edge.schema import strict_json
@@ -160,7 +161,7 @@ def test_sensitivity_recorded_in_the_manifest_is_shown_per_layer(fresh_bundle, r
     report = explain(fresh_bundle, "int8")
     assert {layer.layer: layer.sensitivity for layer in report.layers
             if layer.sensitivity is not None} == {"c1": 0.0028, "logits": 0.0012}
-    shown = run_cli("explain", fresh_bundle, env={"COLUMNS": "160"}).stdout
+    shown = run_cli("explain", fresh_bundle, "-v", "int8", env={"COLUMNS": "160"}).stdout
     assert "sensitivity" in shown and "0.0028" in shown
     manifest["artifacts"]["int8"]["sensitivity"] = ["c1"]
     path.write_text(json.dumps(manifest))
@@ -170,7 +171,7 @@ def test_sensitivity_recorded_in_the_manifest_is_shown_per_layer(fresh_bundle, r
 
 @pytest.mark.needs("litert")
 def test_cli_table_fits_80_columns_and_names_the_worst_layer(digits_bundle, run_cli):
-    out = run_cli("explain", digits_bundle, env={"COLUMNS": "80"}).stdout
+    out = run_cli("explain", digits_bundle, "--no-save", env={"COLUMNS": "80"}).stdout
     assert max(map(len, out.splitlines())) <= 80 and "…" not in out, out
     assert "worst layer (lowest SNR): #7 FULLY_CONNECTED (logits)" in out
     assert "left out at 80 columns" in out  # whole columns go, never cut digits
@@ -179,15 +180,39 @@ def test_cli_table_fits_80_columns_and_names_the_worst_layer(digits_bundle, run_
 
 
 @pytest.mark.needs("litert")
-def test_cli_json_to_a_file_and_to_stdout(digits_bundle, run_cli, tmp_path):
+def test_cli_json_to_a_file_and_to_stdout(fresh_bundle, run_cli, tmp_path):
     out = tmp_path / "explain.json"
-    run_cli("explain", digits_bundle, "--variant", "int8", "--json", out)
+    run_cli("explain", fresh_bundle, "--variant", "int8", "--json", out)
+    assert not (fresh_bundle / bundle.EXPLAIN_JSON).exists()  # --json FILE replaces the copy
     saved = json.loads(out.read_text())
-    printed = json.loads(run_cli("explain", digits_bundle, "--json", "-").stdout)
+    printed = json.loads(run_cli("explain", fresh_bundle, "-v", "int8", "--json", "-").stdout)
     for data in (saved, printed):
-        assert data["variant"] == "int8" and len(data["layers"]) == len(TFLITE_OPS)
+        [report] = data["variants"]
+        assert report["variant"] == "int8" and len(report["layers"]) == len(TFLITE_OPS)
         assert {"mse", "rmse_over_scale", "snr_db", "cosine", "scale", "zero_point", "op",
-                "layer", "sensitivity"} <= set(data["layers"][0])
+                "layer", "sensitivity"} <= set(report["layers"][0])
+
+
+@pytest.mark.needs("litert", "onnxruntime")
+def test_cli_explains_every_quantised_variant_and_keeps_it_for_the_report(fresh_bundle,
+                                                                          run_cli):
+    proc = run_cli("explain", fresh_bundle, "--limit", "50", env={"COLUMNS": "100"})
+    for variant in ("dynamic", "int8", "int16x8", "onnx-int8"):
+        assert f"explain {fresh_bundle}: {variant} on" in proc.stdout
+    assert f"results saved to {fresh_bundle / bundle.EXPLAIN_JSON}" in proc.stderr
+    found = read_explanations(fresh_bundle / bundle.EXPLAIN_JSON)
+    assert [r.variant for r in found.reports] == ["dynamic", "int8", "int16x8", "onnx-int8"]
+    assert {r.images for r in found.reports} == {50} and not found.skipped
+    run_cli("explain", fresh_bundle, "-v", "int8", "--no-save")
+    assert read_explanations(fresh_bundle / bundle.EXPLAIN_JSON) == found  # left alone
+
+
+def test_a_malformed_explain_json_is_one_line_naming_the_file(tmp_path):
+    path = tmp_path / "explain.json"
+    path.write_text(json.dumps({"bundle": "b", "variants": [{"variant": 3}]}))
+    with pytest.raises(ModelError, match=r"explain.json: not a 'lenet-edge explain --json' "
+                                         r"file: variants\[0\]: bundle is missing"):
+        read_explanations(path)
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [
@@ -218,7 +243,7 @@ def test_cli_bundle_without_reference_images_exits_4(fresh_bundle, run_cli):
 def test_explain_imports_neither_tensorflow_nor_onnx(digits_bundle, cli_env):
     for variant in ("int8", "onnx-int8"):
         loaded = modules_after_cli(["explain", str(digits_bundle), "-v", variant, "--json",
-                                    "-"], cli_env())
+                                    "-", "--no-save"], cli_env())
         assert "lenet_edge.runtime.explain" in loaded  # the probe saw the command run
         assert not {"tensorflow", "keras", "tf2onnx", "onnx"} & loaded, variant
 
@@ -227,9 +252,17 @@ def test_explain_imports_neither_tensorflow_nor_onnx(digits_bundle, cli_env):
                                                 ("runtime", "onnx-int8")])
 def test_explain_runs_in_a_device_venv(committed_bundle, runtime_python, run_cli, extra,
                                        variant):
-    proc = run_cli("explain", committed_bundle, "-v", variant, "--json", "-",
+    proc = run_cli("explain", committed_bundle, "-v", variant, "--json", "-", "--no-save",
                    python=runtime_python(extra))
-    report = json.loads(proc.stdout)
+    [report] = json.loads(proc.stdout)["variants"]
     assert report["runtime"] == {"tflite-runtime": "tflite-runtime",
                                  "runtime": "onnxruntime"}[extra]
     assert {layer["layer"] for layer in report["layers"]} >= KERAS_LAYERS
+
+
+def test_a_device_without_onnxruntime_skips_the_onnx_variant(committed_bundle, runtime_python,
+                                                             run_cli):
+    proc = run_cli("explain", committed_bundle, "--no-save", "--limit", "20",
+                   python=runtime_python("tflite-runtime"), env={"COLUMNS": "120"})
+    assert "skipped onnx-int8: no onnx runtime installed (pip install " in proc.stdout
+    assert f"explain {committed_bundle}: int8 on tflite-runtime" in proc.stdout

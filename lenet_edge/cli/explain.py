@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from lenet_edge.cli import saved_results
 from lenet_edge.cli.choice_options import RUNTIME, VARIANT, RuntimeName, VariantName
 from lenet_edge.cli.runtime_options import (
     BundleDir,
@@ -20,18 +21,26 @@ from lenet_edge.variants import VARIANTS
 _QUANTISED = ", ".join(v.name for v in VARIANTS if v.quantised)
 
 
+SaveExplain = Annotated[bool | None, typer.Option(
+    "--save/--no-save",
+    help="Keep the results in the bundle (MODEL_DIR/explain.json), where 'lenet-edge "
+         "report' draws them (default: yes, unless --json names another file).")]
+
+
 def explain(
     model_dir: BundleDir,
-    variant: Annotated[VariantName, typer.Option(
+    variant: Annotated[list[VariantName] | None, typer.Option(
         "--variant", "-v", parser=VARIANT.parse, metavar=VARIANT.metavar,
-        help=f"The quantised variant to look into: {_QUANTISED}.")] = "int8",
+        help=f"Quantised variant to look into, repeatable: {_QUANTISED} (default: every "
+             "one in the bundle).")] = None,
     runtime: Annotated[RuntimeName, typer.Option(
         "--runtime", "-r", parser=RUNTIME.parse, metavar=RUNTIME.metavar, help=RUNTIME.help(
-            "Runtime to run both models on", "default: auto = the first installed for the "
+            "Runtime to run both models on", "default: auto = the first installed for each "
             "variant's format"))] = "auto",
     limit: Annotated[int | None, typer.Option(
         "--limit", help="Use only the first N reference images (default: all).")] = None,
     json_out: JsonFile = None,
+    save: SaveExplain = None,
 ) -> None:
     """Compare each layer of a quantised variant with the float model, on the reference images.
 
@@ -48,19 +57,32 @@ def explain(
     quantised); 4: the variant, its float model or reference.npz missing;
     6: runtime not installed.
     """
-    from lenet_edge.runtime.explain import explain as run_explain
+    from rich.console import Console
+
+    from lenet_edge.bundle import EXPLAIN_JSON
+    from lenet_edge.runtime.explain import explain_bundle
     from lenet_edge.runtime.verify import check_limit
 
     check_limit(limit)
-    check_outputs(model_dir, {"--json": json_out})  # before any work
-    report = run_explain(model_dir, variant, runtime, limit)
+    saved = saved_results.destination(model_dir, EXPLAIN_JSON, save, json_out)
+    check_outputs(model_dir, {"--json": json_out, "--save": saved})  # before any work
+    err = Console(stderr=True)
+    found = explain_bundle(
+        model_dir, variant or None, runtime, limit,
+        progress=lambda name, done, total: err.print(f"[{done}/{total}] explained {name}"))
+    data = found.to_dict()
+    if json_out is not None and str(json_out) != "-":
+        write_output(json_out, strict_json(data, "--json") + "\n")
+    saved_results.save(saved, data)
     if json_out is not None and str(json_out) == "-":
-        typer.echo(strict_json(report.to_dict(), "--json"))
+        typer.echo(strict_json(data, "--json"))
         return
-    if json_out is not None:
-        write_output(json_out, strict_json(report.to_dict(), "--json") + "\n")
     console = stdout_console()
-    console.print(_render(report, console))
+    for report in found.reports:
+        console.print(_render(report, console))
+    for skipped in found.skipped:
+        console.print(f"skipped {skipped.variant}: {skipped.reason}", markup=False,
+                      highlight=False)
 
 
 def _render(report, console):

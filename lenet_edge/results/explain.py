@@ -1,5 +1,8 @@
 """What `lenet-edge explain` finds: one LayerError per layer of a quantised variant.
 
+An ExplainReport is one variant; Explanations, what `explain` saves in the bundle as
+explain.json for the report, holds one per variant explained and the variants skipped.
+
 Figures are versus the bundle's float model of the same format (fp32 for TFLite variants,
 onnx-fp32 for ONNX ones) on the same reference images; runtime/layer_error.py defines them.
 `snr_db` is null when it is undefined (the outputs are identical, or the float output is all
@@ -15,6 +18,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from lenet_edge import schema
+from lenet_edge.results.skipped import Skipped, skipped_from
 from lenet_edge.results.tables import Table
 
 
@@ -99,6 +103,29 @@ class ExplainReport:
         )
 
 
+@dataclass(frozen=True)
+class Explanations:
+    """Every variant one `explain` run looked into: the contents of explain.json."""
+
+    bundle: str
+    reports: tuple[ExplainReport, ...]
+    skipped: tuple[Skipped, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bundle": self.bundle, "variants": [r.to_dict() for r in self.reports],
+                "skipped": [s.to_dict() for s in self.skipped]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Explanations:
+        reports = []
+        for i, row in enumerate(schema.rows(data, "variants")):
+            try:
+                reports.append(ExplainReport.from_dict(row))
+            except schema.Invalid as exc:
+                raise schema.Invalid(f"variants[{i}]: {exc}") from None
+        return cls(schema.field(data, "bundle", str), tuple(reports), skipped_from(data))
+
+
 def explain_table(report: ExplainReport) -> Table:
     """One row per layer in graph order; the worst layer's mark is "worst".
 
@@ -124,9 +151,8 @@ def explain_table(report: ExplainReport) -> Table:
         table.notes.append(f"worst layer (lowest SNR): #{worst.position} {worst.op}"
                            + (f" ({worst.layer})" if worst.layer else ""))
     if report.output_deviation > 0:
-        table.notes.append(
-            f"this instrumented run's output differs from a plain {report.runtime} run by up "
-            f"to {report.output_deviation:.3g} (see 'lenet-edge explain --help')")
+        table.notes.append(f"output of this instrumented run vs a plain {report.runtime} run: "
+                           f"up to {report.output_deviation:.3g} apart (see --help)")
     return table
 
 

@@ -15,6 +15,7 @@ from lenet_edge import schema
 from lenet_edge.errors import ModelError
 from lenet_edge.files import input_files
 from lenet_edge.results.benchmark import BenchmarkReport
+from lenet_edge.results.explain import Explanations
 from lenet_edge.results.pipeline import PipelineRecord
 from lenet_edge.results.verify import VerifyReport
 
@@ -27,7 +28,8 @@ class _Record(Protocol):
 R = TypeVar("R", bound=_Record)
 WRITTEN_BY = {VerifyReport: "lenet-edge verify --json",
               BenchmarkReport: "lenet-edge benchmark --json",
-              PipelineRecord: "lenet-edge pipeline"}
+              PipelineRecord: "lenet-edge pipeline",
+              Explanations: "lenet-edge explain --json"}
 KINDS = {"verify": VerifyReport, "benchmark": BenchmarkReport}  # deploy's device results
 
 
@@ -58,3 +60,7 @@ def read_benchmark(path: Path) -> BenchmarkReport | None:
 
 def read_pipeline(path: Path) -> PipelineRecord | None:
     return read_result(path, PipelineRecord)
+
+
+def read_explanations(path: Path) -> Explanations | None:
+    return read_result(path, Explanations)

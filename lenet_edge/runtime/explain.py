@@ -12,6 +12,7 @@ any two models of one format, float or not.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,24 +23,85 @@ from lenet_edge import bundle, formats, schema
 from lenet_edge.data.preprocess import preprocess
 from lenet_edge.errors import ModelError, UsageError
 from lenet_edge.formats import onnx_graph, tflite_graph
-from lenet_edge.results.explain import ExplainReport, LayerError
+from lenet_edge.results.explain import ExplainReport, Explanations, LayerError
+from lenet_edge.results.skipped import Skipped
 from lenet_edge.runtime.layer_error import ErrorSums
 from lenet_edge.runtime.layer_match import LayerPair, onnx_pairs, tflite_pairs
 from lenet_edge.runtime.layer_taps import BATCH, OnnxTaps, TfliteTaps
 from lenet_edge.runtime.runner import load_runner
-from lenet_edge.runtime.runtimes import AUTO, RuntimeSpec, resolve_runtime
+from lenet_edge.runtime.runtimes import (
+    AUTO,
+    RuntimeSpec,
+    auto_runtime,
+    check_runtime_name,
+    get_runtime,
+    resolve_runtime,
+    runtimes_for,
+)
 from lenet_edge.runtime.verify import check_limit
 from lenet_edge.variants import VARIANTS, Variant, get_variant
 
 SENSITIVITY = "sensitivity"  # optional manifest field of a variant: {keras layer: number}
-
-
+Progress = Callable[[str, int, int], None]  # (variant just explained, done, total)
 QUANTISED_VARIANTS: tuple[str, ...] = tuple(v.name for v in VARIANTS if v.quantised)
 
 
 def float_variant(fmt: str) -> Variant:
     """The float variant of a format, the reference a quantised one is compared with."""
     return next(v for v in VARIANTS if v.format == fmt and v.weights == v.activations == "fp32")
+
+
+def quantised_variant(name: str) -> Variant:
+    """The catalogue's variant `name`; UsageError if unknown or not quantised."""
+    chosen = get_variant(name)
+    if not chosen.quantised:
+        raise UsageError(
+            f"variant {name!r} is not quantised ({chosen.weights} weights, "
+            f"{chosen.activations} activations): explain compares a quantised variant's layers "
+            f"with the float model's; choose from {', '.join(QUANTISED_VARIANTS)}")
+    return chosen
+
+
+def explain_bundle(bundle_dir: str | Path, variants: Sequence[str] | None = None,
+                   runtime: str = AUTO, limit: int | None = None,
+                   progress: Progress | None = None) -> Explanations:
+    """`explain` each requested variant; none named: every quantised variant in the bundle.
+
+    Unnamed variants whose format no installed runtime runs are skipped (with the extra to
+    install), as verify does; with a named runtime, only the variants of its format are taken.
+
+    Raises:
+        As `explain`; ModelError also when the bundle holds no quantised variant.
+    """
+    check_limit(limit)
+    check_runtime_name(runtime)
+    skipped: list[Skipped] = []
+    if variants:
+        chosen = list(dict.fromkeys(quantised_variant(v).name for v in variants))
+    else:
+        artifacts = bundle.read_manifest(bundle_dir)["artifacts"]
+        present = [get_variant(v) for v in QUANTISED_VARIANTS if v in artifacts]
+        if not present:
+            raise ModelError(f"{bundle_dir}: the bundle holds no quantised variant to explain "
+                             f"({', '.join(QUANTISED_VARIANTS)}); run 'lenet-edge convert'")
+        chosen = []
+        for v in present:
+            if runtime != AUTO and get_runtime(runtime).format != v.format:
+                continue  # the user chose a runtime: its format only
+            if runtime == AUTO and auto_runtime(v.format) is None:
+                extras = " or ".join(f"'lenet-edge[{r.extra}]'" for r in runtimes_for(v.format))
+                skipped.append(Skipped(v.name, f"no {v.format} runtime installed "
+                                               f"(pip install {extras})"))
+                continue
+            chosen.append(v.name)
+        if not chosen and not skipped:
+            raise UsageError(f"no quantised variant in the bundle runs on {runtime}")
+    reports = []
+    for done, name in enumerate(chosen, start=1):
+        reports.append(explain(bundle_dir, name, runtime, limit))
+        if progress:
+            progress(name, done, len(chosen))
+    return Explanations(str(bundle_dir), tuple(reports), tuple(skipped))
 
 
 def explain(bundle_dir: str | Path, variant: str, runtime: str = AUTO,
@@ -61,12 +123,7 @@ def explain(bundle_dir: str | Path, variant: str, runtime: str = AUTO,
     """
     started = time.perf_counter()
     check_limit(limit)
-    chosen = get_variant(variant)
-    if not chosen.quantised:
-        raise UsageError(
-            f"variant {variant!r} is not quantised ({chosen.weights} weights, "
-            f"{chosen.activations} activations): explain compares a quantised variant's layers "
-            f"with the float model's; choose from {', '.join(QUANTISED_VARIANTS)}")
+    chosen = quantised_variant(variant)
     reference_variant = float_variant(chosen.format)
     manifest = bundle.read_manifest(bundle_dir)
     entries = [_entry(manifest, name, bundle_dir) for name in (reference_variant.name, variant)]
