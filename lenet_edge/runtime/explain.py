@@ -26,7 +26,7 @@ from lenet_edge.formats import onnx_graph, tflite_graph
 from lenet_edge.results.explain import ExplainReport, Explanations, LayerError
 from lenet_edge.results.skipped import Skipped
 from lenet_edge.runtime.layer_error import ErrorSums
-from lenet_edge.runtime.layer_match import LayerPair, onnx_pairs, tflite_pairs
+from lenet_edge.runtime.layer_match import onnx_pairs, tflite_pairs
 from lenet_edge.runtime.layer_taps import BATCH, OnnxTaps, TfliteTaps
 from lenet_edge.runtime.runner import load_runner
 from lenet_edge.runtime.runtimes import (
@@ -136,8 +136,9 @@ def explain(bundle_dir: str | Path, variant: str, runtime: str = AUTO,
         blobs.append(data)
     count = min(limit or len(reference.labels), len(reference.labels))
     images = preprocess(reference.images[:count])
-    layers, deviation = compare_layers(*blobs, chosen.format, spec, images,
-                                       source=str(Path(bundle_dir) / entries[1]["file"]))
+    layers, deviation = compare_layers(
+        *blobs, chosen.format, spec, images,
+        sources=tuple(str(Path(bundle_dir) / entry["file"]) for entry in entries))
     sensitivity = _sensitivity(entries[1], bundle_dir)
     layers = tuple(_with_sensitivity(layer, sensitivity) for layer in layers)
     return ExplainReport(str(bundle_dir), variant, reference_variant.name, spec.name,
@@ -146,15 +147,17 @@ def explain(bundle_dir: str | Path, variant: str, runtime: str = AUTO,
 
 
 def compare_layers(reference: bytes, candidate: bytes, fmt: str, spec: RuntimeSpec,
-                   images: np.ndarray, source: str = "model",
+                   images: np.ndarray, sources: tuple[str, str] = ("float model", "model"),
                    batch: int = BATCH) -> tuple[tuple[LayerError, ...], float]:
     """Each layer of `candidate` versus `reference` (two models of format `fmt`) on `images`.
+
+    `sources` name the two models (their files) in errors.
 
     Returns:
         (one LayerError per paired layer in graph order, the largest |difference| between the
         candidate's output in this instrumented run and in a plain run).
     """
-    pairs, ref_taps, cand_taps = _taps(reference, candidate, fmt, spec, source)
+    pairs, ref_taps, cand_taps = _taps(reference, candidate, fmt, spec, sources)
     sums = [ErrorSums() for _ in pairs]
     outputs = []
     for start in range(0, len(images), batch):
@@ -164,7 +167,7 @@ def compare_layers(reference: bytes, candidate: bytes, fmt: str, spec: RuntimeSp
         outputs.append(cand_output)
         for total, ref, cand in zip(sums, ref_values, cand_values, strict=True):
             total.add(ref, cand)
-    plain = load_runner(candidate, fmt, spec.name, source=source).predict(images)
+    plain = load_runner(candidate, fmt, spec.name, source=sources[1]).predict(images)
     deviation = float(np.abs(np.concatenate(outputs).reshape(plain.shape) - plain).max())
     layers = tuple(
         LayerError(position=i, op=p.op, layer=p.layer, tensor=p.tensor, dtype=p.dtype,
@@ -175,27 +178,22 @@ def compare_layers(reference: bytes, candidate: bytes, fmt: str, spec: RuntimeSp
     return layers, deviation
 
 
-def _taps(reference: bytes, candidate: bytes, fmt: str, spec: RuntimeSpec, source: str):
-    """The paired layers and a tapped run of each model."""
+def _taps(reference: bytes, candidate: bytes, fmt: str, spec: RuntimeSpec,
+          sources: tuple[str, str]):
+    """The paired layers, and each model loaded to read its side of every pair."""
     if fmt == "tflite":
-        pairs = tflite_pairs(tflite_graph.read_graph(reference, "float model"),
-                             tflite_graph.read_graph(candidate, source), source)
-        taps = [TfliteTaps(data, spec, [_index(p, side) for p in pairs], name)
-                for data, side, name in ((reference, "reference", "float model"),
-                                         (candidate, "candidate", source))]
+        pairs = tflite_pairs(tflite_graph.read_graph(reference, sources[0]),
+                             tflite_graph.read_graph(candidate, sources[1]), sources[1])
+        taps, kind = TfliteTaps, int  # tensors by index
     else:
-        pairs = onnx_pairs(onnx_graph.read_graph(reference, "float model"),
-                           onnx_graph.read_graph(candidate, source))
-        taps = [OnnxTaps(data, spec, [str(getattr(p, side)) for p in pairs], name)
-                for data, side, name in ((reference, "reference", "float model"),
-                                         (candidate, "candidate", source))]
+        pairs = onnx_pairs(onnx_graph.read_graph(reference, sources[0]),
+                           onnx_graph.read_graph(candidate, sources[1]))
+        taps, kind = OnnxTaps, str  # values by name
     if not pairs:
-        raise ModelError(f"{source}: no layer of it could be paired with the float model's")
-    return pairs, *taps
-
-
-def _index(pair: LayerPair, side: str) -> int:
-    return int(getattr(pair, side))
+        raise ModelError(f"{sources[1]}: no layer of it pairs with one of the float model")
+    return (pairs,
+            taps(reference, spec, [kind(p.reference) for p in pairs], sources[0]),
+            taps(candidate, spec, [kind(p.candidate) for p in pairs], sources[1]))
 
 
 def _entry(manifest: dict[str, Any], name: str, bundle_dir: str | Path) -> dict[str, Any]:

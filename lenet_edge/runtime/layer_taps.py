@@ -30,7 +30,7 @@ import numpy as np
 from lenet_edge.errors import ModelError
 from lenet_edge.formats import onnx_graph, tflite_graph
 from lenet_edge.runtime.quantization import Quantization
-from lenet_edge.runtime.runner_types import IncompatibleModelError, check_images
+from lenet_edge.runtime.runner_types import IMAGE_SHAPE, IncompatibleModelError, check_images
 from lenet_edge.runtime.runtimes import RuntimeSpec
 from lenet_edge.runtime.tflite import interpreter_class, load_error
 from lenet_edge.stderr import native_stderr_silenced
@@ -121,7 +121,7 @@ class OnnxTaps:
 
     def run(self, images: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """(float value of each tapped value, float model output) for a batch of images."""
-        images = check_images(images, (28, 28, 1))
+        images = check_images(images, IMAGE_SHAPE)
         try:
             final, *taps = self._session.run(None, {self._input: images})
         except Exception as exc:  # see __init__
