@@ -266,3 +266,16 @@ def test_a_device_without_onnxruntime_skips_the_onnx_variant(committed_bundle, r
                    python=runtime_python("tflite-runtime"), env={"COLUMNS": "120"})
     assert "skipped onnx-int8: no onnx runtime installed (pip install " in proc.stdout
     assert f"explain {committed_bundle}: int8 on tflite-runtime" in proc.stdout
+
+
+@pytest.mark.needs("litert", "onnxruntime")
+def test_the_report_figure_draws_every_explained_variant(explained, digits_bundle):
+    pytest.importorskip("matplotlib")  # the report extra; not in the device venvs
+    from lenet_edge.report.layer_figure import layer_snr
+    from lenet_edge.results.explain import Explanations
+
+    found = Explanations(str(digits_bundle), tuple(explained(v) for v in
+                                                   ("dynamic", "int8", "onnx-int8")))
+    png = layer_snr(found)
+    assert png.startswith(b"\x89PNG")
+    assert layer_snr(None) is None and layer_snr(Explanations("b", ())) is None
