@@ -6,6 +6,8 @@
 PYTHON ?= python3
 SYSTEM_PACKAGES := dataset-fashion-mnist openssh-server openssh-client chromium shellcheck
 PYTEST_ARGS ?=
+# pytest-xdist workers for each pytest run in `make test` (0: serial); why 2: README, Tests.
+PYTEST_WORKERS ?= 2
 
 EMULATED_PI := .emulated-pi
 
@@ -14,10 +16,15 @@ EMULATED_PI := .emulated-pi
 demo: .venv/.installed
 	.venv/bin/lenet-edge pipeline --dataset digits --out models/demo
 
-test: .venv/.installed .venv-runtime/.installed .venv-tflite/.installed system-deps emulated-pi actionlint
+test: .venv/.installed .venv-runtime/.installed .venv-tflite/.installed .venv-test-tools/.installed \
+      system-deps emulated-pi actionlint
 	.venv/bin/ruff check lenet_edge tests scripts
 	.venv/bin/lint-imports --no-cache  # the TF boundary: contract in pyproject.toml
-	.venv/bin/pytest $(PYTEST_ARGS)
+	.venv/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	@# The runtime tier again inside each device venv: its own interpreter, no TensorFlow.
+	for venv in .venv-runtime .venv-tflite; do \
+	  PYTHONPATH=.venv-test-tools $$venv/bin/python -m pytest -m runtime -n $(PYTEST_WORKERS) \
+	    $(PYTEST_ARGS) || exit 1; done
 
 lint: .venv/.installed
 	.venv/bin/ruff check lenet_edge tests scripts
@@ -63,6 +70,15 @@ dist: .venv/.installed
 	.venv-tflite/bin/pip install --quiet -e '.[tflite-runtime]'
 	touch $@
 
+# pytest for the device venvs, kept out of them (on PYTHONPATH only while they run tests), so
+# they hold exactly their extra, as on a Pi, and the emulated Pi below gets the same set.
+# Pure Python: one copy serves both (same $(PYTHON)). Versions as in the dev extra.
+.venv-test-tools/.installed: pyproject.toml .venv/.installed
+	rm -rf .venv-test-tools
+	.venv/bin/pip install --quiet --target .venv-test-tools 'pytest>=8' 'pytest-xdist>=3' \
+	  'hypothesis>=6'
+	touch $@
+
 # The arm64 tier: an emulated Raspberry Pi's Python 3.11 (Debian 12 arm64 under qemu-user, no
 # binfmt_misc) with exactly the device venvs' packages, as aarch64 wheels. About a minute the
 # first time; needs root for qemu-user-static and debootstrap (otherwise its tests skip).
@@ -93,7 +109,7 @@ system-deps:
 	else echo "note: not installed:$$missing (sudo apt-get install$$missing); tests that need them are skipped"; fi
 
 clean:
-	rm -rf .venv .venv-runtime .venv-tflite .pytest_cache .ruff_cache .hypothesis
+	rm -rf .venv .venv-runtime .venv-tflite .venv-test-tools .pytest_cache .ruff_cache .hypothesis
 
 clean-emulated-pi:  # the arm64 sysroot and the VM image (rebuilding the VM takes ~25 min)
 	-scripts/emulated_pi.sh vm-stop

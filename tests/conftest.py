@@ -1,4 +1,15 @@
-"""Shared fixtures: train and convert once per session, run the CLI as a user would.
+"""Shared fixtures: the committed digits bundle, models trained once a run, the CLI as users run it.
+
+Two tiers (markers in pyproject.toml):
+- `runtime`: needs a bundle and an interpreter, no TensorFlow. `make test` runs this tier in
+  the device venvs too (.venv-runtime, .venv-tflite), so this file imports nothing of the
+  toolchain: it must load where TensorFlow is not installed.
+- `toolchain`: trains or converts. Set on a module with `pytestmark`, and on every test that
+  uses a trained model (`digits_model`, `fashion_model`) by `pytest_collection_modifyitems`.
+
+Runtime tests get tests/data/digits-bundle (committed; scripts/make_test_bundle.py rebuilds it,
+test_committed_bundle.py checks it is current); toolchain tests get the same bundle built in
+this run, with its Keras model and weights, so what they compare comes from one training.
 
 The pytest process itself never imports TensorFlow (tflite_runtime breaks beside it, and the
 runtime half must not need it): toolchain steps run through the CLI in a subprocess.
@@ -6,16 +17,20 @@ runtime half must not need it): toolchain steps run through the CLI in a subproc
 
 from __future__ import annotations
 
+import fcntl
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+COMMITTED_BUNDLE = REPO / "tests" / "data" / "digits-bundle"
 # Venvs `make test` builds with a single extra each, as on a device (see Makefile).
 RUNTIME_VENVS = {"runtime": REPO / ".venv-runtime", "tflite-runtime": REPO / ".venv-tflite"}
 # The same two package sets as aarch64 wheels on an emulated Raspberry Pi's Python 3.11
@@ -23,6 +38,64 @@ RUNTIME_VENVS = {"runtime": REPO / ".venv-runtime", "tflite-runtime": REPO / ".v
 EMULATED_PI_PYTHONS = {extra: REPO / ".emulated-pi" / "bin" / f"python-{extra}"
                        for extra in RUNTIME_VENVS}
 ARCHES = ("x86_64", "aarch64")
+# Fixtures that train: a test using one is in the toolchain tier wherever it is.
+TRAINING_FIXTURES = ("digits_model", "fashion_model", "converted_digits_bundle")
+TOOLCHAIN_INSTALLED = importlib.util.find_spec("tensorflow") is not None
+# What `@pytest.mark.needs(...)` names, and the module that shows it is installed.
+PARTS = {"litert": "ai_edge_litert", "tflite-runtime": "tflite_runtime",
+         "onnxruntime": "onnxruntime"}
+
+if not TOOLCHAIN_INSTALLED:
+    # A device venv: modules that import a toolchain package at their top cannot even be
+    # collected there (all their tests train anyway).
+    collect_ignore = ["test_train.py"]  # h5py
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if set(TRAINING_FIXTURES) & set(item.fixturenames):
+            item.add_marker(pytest.mark.toolchain)
+        if not TOOLCHAIN_INSTALLED and item.get_closest_marker("toolchain"):
+            item.add_marker(pytest.mark.skip(reason="needs TensorFlow (the toolchain extra)"))
+        missing = [part for part in _needs(item) if importlib.util.find_spec(PARTS[part]) is None]
+        # A device venv has one interpreter by design; in CI's full venv a missing one fails.
+        if missing and not (os.environ.get("CI") and TOOLCHAIN_INSTALLED):
+            item.add_marker(pytest.mark.skip(reason=f"not installed here: {', '.join(missing)}"))
+
+
+def _needs(item) -> list[str]:
+    """The interpreters a test needs: `needs` markers, and a runtime test's `runtime` param."""
+    parts = [part for marker in item.iter_markers("needs") for part in marker.args]
+    callspec = getattr(item, "callspec", None)
+    unknown = set(parts) - set(PARTS)
+    assert not unknown, f"{item.nodeid}: needs {unknown}; known: {', '.join(PARTS)}"
+    if item.get_closest_marker("runtime") and callspec and callspec.params.get("runtime") in PARTS:
+        parts.append(callspec.params["runtime"])
+    return parts
+
+
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """`build(out)` once per test run, also under pytest-xdist, where the workers share `out`.
+
+    Workers take turns on a lock; the first builds, the others find it done. A build that
+    failed is tried again by the next test that needs it (and fails that one too). `out` is
+    .../NAME/model, named as a user's model folder is.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+    shared = root / "built-once"
+    shared.mkdir(exist_ok=True)
+    out, done = shared / name / "model", shared / f"{name}.done"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            shutil.rmtree(out.parent, ignore_errors=True)
+            out.parent.mkdir()
+            build(out)
+            done.touch()
+    return out
 
 
 def _cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -64,18 +137,40 @@ def run_cli():
 @pytest.fixture(scope="session")
 def digits_model(tmp_path_factory, run_cli) -> Path:
     """A LeNet-5 trained on digits with seed 0 (read-only: copy before changing it)."""
-    out = tmp_path_factory.mktemp("digits") / "model"
-    run_cli("train", "--dataset", "digits", "--out", out, "--seed", "0")
-    return out
+    return built_once(tmp_path_factory, "digits-model", lambda out: run_cli(
+        "train", "--dataset", "digits", "--out", out, "--seed", "0"))
 
 
 @pytest.fixture(scope="session")
-def digits_bundle(digits_model, tmp_path_factory, run_cli) -> Path:
-    """`digits_model` converted to all variants (read-only: use `fresh_bundle` to change it)."""
-    out = tmp_path_factory.mktemp("digits-bundle") / "model"
-    shutil.copytree(digits_model, out)
-    run_cli("convert", out)
-    return out
+def converted_digits_bundle(digits_model, tmp_path_factory, run_cli) -> Path:
+    """`digits_model` converted to all variants in this run (read-only)."""
+
+    def convert(out: Path) -> None:
+        shutil.copytree(digits_model, out)
+        run_cli("convert", out)
+
+    return built_once(tmp_path_factory, "digits-bundle", convert)
+
+
+@pytest.fixture(scope="session")
+def committed_bundle(tmp_path_factory) -> Path:
+    """A copy of tests/data/digits-bundle: digits, all seven variants, no Keras model.
+
+    A copy, because commands write results into a bundle (verify.json, benchmark.json).
+    """
+    return Path(shutil.copytree(COMMITTED_BUNDLE, tmp_path_factory.mktemp("committed") / "model"))
+
+
+@pytest.fixture(scope="module")
+def digits_bundle(request) -> Path:
+    """The digits bundle with every variant (read-only: use `fresh_bundle` to change it).
+
+    The committed one for runtime tests; in a module marked `toolchain`, the one converted
+    in this run from `digits_model`.
+    """
+    if request.node.get_closest_marker("toolchain"):
+        return request.getfixturevalue("converted_digits_bundle")
+    return request.getfixturevalue("committed_bundle")
 
 
 @pytest.fixture(scope="session")
@@ -85,15 +180,17 @@ def fashion_model(tmp_path_factory, run_cli) -> Path:
 
     if not any((root / "fashion-mnist").is_dir() for root in LOCAL_ROOTS):
         not_installed("Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist")
-    out = tmp_path_factory.mktemp("fashion") / "model"
-    run_cli("train", "--dataset", "fashion-mnist", "--out", out)
-    return out
+    return built_once(tmp_path_factory, "fashion-model", lambda out: run_cli(
+        "train", "--dataset", "fashion-mnist", "--out", out))
 
 
 @pytest.fixture
-def fresh_bundle(digits_bundle, tmp_path) -> Path:
-    """A private copy of the converted digits bundle that a test may modify."""
-    return Path(shutil.copytree(digits_bundle, tmp_path / "bundle"))
+def fresh_bundle(request, tmp_path) -> Path:
+    """A private copy of the digits bundle that a test may modify: for a toolchain test
+    (which may convert it again), the one converted in this run, with its weights."""
+    name = ("converted_digits_bundle" if request.node.get_closest_marker("toolchain")
+            else "committed_bundle")
+    return Path(shutil.copytree(request.getfixturevalue(name), tmp_path / "bundle"))
 
 
 def not_installed(message: str):
@@ -137,8 +234,8 @@ def runtime_python(runtime_venv):
 
 
 @pytest.fixture(scope="session")
-def device_verify(runtime_python, digits_bundle, tmp_path_factory, run_cli):
-    """`verify --json` of the digits bundle in a device environment, run once per session.
+def device_verify(runtime_python, committed_bundle, tmp_path_factory, run_cli):
+    """`verify --json` of the committed digits bundle in a device environment, once per session.
 
     Returns (completed process, parsed JSON) for (extra, arch, Pi CPU model).
     """
@@ -148,7 +245,7 @@ def device_verify(runtime_python, digits_bundle, tmp_path_factory, run_cli):
         key = (extra, arch, cpu)
         if key not in done:
             out = tmp_path_factory.mktemp("device-verify") / "verify.json"
-            proc = run_cli("verify", digits_bundle, "--json", out, check=False,
+            proc = run_cli("verify", committed_bundle, "--json", out, check=False,
                            python=runtime_python(extra, arch), env={"EMULATED_PI_CPU": cpu})
             assert out.exists(), proc.stderr[-2000:]
             done[key] = proc, json.loads(out.read_text())

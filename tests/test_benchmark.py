@@ -11,6 +11,9 @@ from table_width import assert_fits, header_lines
 from lenet_edge.errors import UsageError
 from lenet_edge.runtime.bench import benchmark
 
+# No TensorFlow: runs in the device venvs too; the shared `report` has litert and onnx rows.
+pytestmark = [pytest.mark.runtime, pytest.mark.needs("litert", "onnxruntime")]
+
 # Tiny timing budgets keep these tests fast; they check the report, not the figures.
 QUICK = {"runs": 20, "warmup": 2, "min_time": 0.0, "warmup_time": 0.0}
 QUICK_ARGS = ["--runs", "20", "--warmup", "2", "--min-time", "0", "--warmup-time", "0"]
@@ -51,6 +54,7 @@ def test_json_has_machine_and_documented_fields(report):
     assert data["comparison"] is None and data["passed"] is True
 
 
+@pytest.mark.needs("tflite-runtime")
 def test_an_incompatible_variant_is_a_row_not_a_crash(digits_bundle):
     newer = newer_op_bundle(digits_bundle)
     report = benchmark(newer, variants=["int8"], runtimes=["tflite-runtime"], **QUICK)

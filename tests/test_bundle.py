@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 from lenet_edge import bundle
 from lenet_edge.cli import app
 
+pytestmark = pytest.mark.runtime  # no TensorFlow: runs in the device venvs too
+
 
 def edit_manifest(bundle_dir, change) -> None:
     path = bundle_dir / bundle.MANIFEST

@@ -18,6 +18,8 @@ from lenet_edge.errors import ModelError
 from lenet_edge.runtime.runtimes import RUNTIMES
 from lenet_edge.variants import VARIANTS
 
+pytestmark = pytest.mark.runtime  # no TensorFlow: runs in the device venvs too
+
 RUNTIME_DIR = Path(formats.__file__).resolve().parents[1] / "runtime"
 BACKENDS = ("lenet_edge.runtime.tflite", "lenet_edge.runtime.onnx")
 

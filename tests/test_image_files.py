@@ -22,6 +22,8 @@ from lenet_edge.data import image_files
 from lenet_edge.data.image_files import MAX_IMAGE_PIXELS, read_images
 from lenet_edge.errors import DataError, MissingDependencyError
 
+pytestmark = pytest.mark.runtime  # no TensorFlow: runs in the device venvs too
+
 PIL = pytest.importorskip("PIL.Image")
 # A frame is uint8: the same picture reached by two exact routes (an inverted copy, a
 # lossless format) may round one pixel differently (float32 vs float64 arithmetic).

@@ -11,11 +11,14 @@ from bundle_tampering import newer_op_bundle, with_signature_defs_length
 from lenet_edge.errors import ModelError
 from lenet_edge.runtime.inspect import inspect_model
 
+pytestmark = pytest.mark.runtime  # no TensorFlow: runs in the device venvs too
+
 
 def _inspect_json(run_cli, path) -> dict:
     return json.loads(run_cli("inspect", path, "--json").stdout)
 
 
+@pytest.mark.needs("litert", "tflite-runtime")
 def test_tflite_int8_shows_quantised_io_ops_and_runtimes(digits_bundle, run_cli):
     manifest = json.loads((digits_bundle / "manifest.json").read_text())
     entry = manifest["artifacts"]["int8"]
@@ -29,6 +32,7 @@ def test_tflite_int8_shows_quantised_io_ops_and_runtimes(digits_bundle, run_cli)
         "litert": "ok", "tflite-runtime": "ok"}
 
 
+@pytest.mark.needs("litert", "tflite-runtime")
 def test_an_op_too_new_for_tflite_runtime_is_reported_incompatible(digits_bundle, run_cli):
     newer = newer_op_bundle(digits_bundle)
     report = _inspect_json(run_cli, newer / "lenet5_int8.tflite")
@@ -39,6 +43,7 @@ def test_an_op_too_new_for_tflite_runtime_is_reported_incompatible(digits_bundle
     assert "FULLY_CONNECTED version 12" in checks["tflite-runtime"]["message"]
 
 
+@pytest.mark.needs("onnxruntime")
 def test_onnx_lists_ops_with_their_opset(digits_bundle, run_cli):
     report = _inspect_json(run_cli, digits_bundle / "lenet5_onnx_int8.onnx")
     ops = dict(map(tuple, report["ops"]))
@@ -85,6 +90,7 @@ def test_missing_file_is_a_model_error(tmp_path):
         inspect_model(tmp_path / "absent.tflite")
 
 
+@pytest.mark.needs("tflite-runtime")
 def test_a_memory_bomb_is_contained_in_the_child(digits_bundle, tmp_path, run_cli):
     """A tampered input shape makes tflite-runtime 2.14 allocate gigabytes (measured: 5 GB in
     12 s, growing). The probe child's address-space cap turns that into a finding."""
@@ -101,6 +107,7 @@ def test_a_memory_bomb_is_contained_in_the_child(digits_bundle, tmp_path, run_cl
     assert checks["litert"] != "ok"
 
 
+@pytest.mark.needs("litert", "tflite-runtime")
 def test_a_model_that_segfaults_an_interpreter_does_not_take_the_cli_down(digits_bundle,
                                                                            tmp_path, run_cli):
     """Found by fuzzing: a signature_defs vector claiming 1000 entries makes tflite-runtime

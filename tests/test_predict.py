@@ -20,6 +20,8 @@ from lenet_edge.errors import DataError, ModelError, UsageError
 from lenet_edge.runtime.predict import predict, softmax
 from lenet_edge.runtime.verify import verify
 
+pytestmark = pytest.mark.runtime  # no TensorFlow: runs in the device venvs too
+
 pytest.importorskip("PIL")
 # Digits every digits model recognised in every rendering, measured on three trainings
 # (seed 0 twice, as training is not bit-reproducible across runs, and seed 1). The others
@@ -108,6 +110,7 @@ def test_frames_can_be_given_as_an_array(digits_bundle, reference_npy):
 # --- which model runs ----------------------------------------------------------------------
 
 
+@pytest.mark.needs("onnxruntime")
 def test_default_variant_is_fp32_and_onnxruntime_picks_onnx(digits_bundle, tmp_path):
     picture = [save(draw_digit(3), tmp_path / "three.png")]
     default = predict(digits_bundle, picture)
@@ -139,6 +142,7 @@ def test_class_names_come_from_the_bundle_dataset(fresh_bundle, tmp_path):
     assert out.exit_code == 0 and "Dress" in out.stdout and "fashion-mnist" in out.stdout
 
 
+@pytest.mark.needs("onnxruntime")
 def test_bare_model_file_gives_the_bundle_variant_probabilities(digits_bundle, tmp_path):
     bare = shutil.copy(digits_bundle / "lenet5_fp32.tflite", tmp_path / "model.tflite")
     pictures = [save(draw_digit(d), tmp_path / f"digit{d}.png") for d in CLEAR_DIGITS]

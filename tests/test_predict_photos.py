@@ -13,6 +13,8 @@ from lenet_edge import bundle
 from lenet_edge.cli import app
 from lenet_edge.runtime.predict import LOW_CONFIDENCE, predict
 
+pytestmark = pytest.mark.runtime  # no TensorFlow: runs in the device venvs too
+
 pytest.importorskip("PIL")
 PHOTOS = 40
 # Phone photos of the bundle's first reference digits (handwritten: scikit-learn's scans),

@@ -12,6 +12,8 @@ from lenet_edge.errors import ModelError, UsageError
 from lenet_edge.runtime import IncompatibleModelError, load_runner
 from lenet_edge.runtime.runtimes import RUNTIMES, auto_runtime, resolve_runtime
 
+pytestmark = pytest.mark.runtime  # no TensorFlow: runs in the device venvs too
+
 TFLITE_VARIANTS = ("fp32", "fp16", "dynamic", "int8", "int16x8")
 ONNX_VARIANTS = ("onnx-fp32", "onnx-int8")
 
@@ -49,6 +51,7 @@ def test_every_variant_gives_float_logits_close_to_the_float_model(
     assert agreement >= 0.99, agreement
 
 
+@pytest.mark.needs("litert")
 def test_int8_io_is_quantised_inside_the_runner(digits_bundle, manifest, reference):
     runner = load_runner(_artifact(digits_bundle, manifest, "int8"), runtime="litert")
     meta = runner.metadata()
@@ -83,6 +86,7 @@ def test_batching_does_not_change_results(digits_bundle, manifest, reference, ru
     np.testing.assert_allclose(one_by_one, whole[:5], atol=1e-5)
 
 
+@pytest.mark.needs("litert")
 def test_prepared_call_returns_the_models_raw_output(digits_bundle, manifest, reference):
     runner = load_runner(_artifact(digits_bundle, manifest, "int8"), runtime="litert")
     call = runner.prepare(preprocess(reference.images[:4]))
@@ -91,6 +95,7 @@ def test_prepared_call_returns_the_models_raw_output(digits_bundle, manifest, re
     assert np.array_equal(call.run(), raw)  # same input in place: same output every time
 
 
+@pytest.mark.needs("litert", "tflite-runtime")
 def test_an_op_version_newer_than_the_runtime_is_named(digits_bundle):
     newer = newer_op_bundle(digits_bundle)
     manifest = bundle.read_manifest(newer)
@@ -120,6 +125,7 @@ def test_runtime_names_are_checked():
         resolve_runtime("onnxruntime", "tflite")
 
 
+@pytest.mark.needs("litert", "tflite-runtime")
 def test_auto_prefers_litert_over_tflite_runtime():
     assert auto_runtime("tflite").name == "litert"  # both installed in the dev venv
     assert auto_runtime("onnx").name == "onnxruntime"
@@ -142,6 +148,7 @@ def test_a_truncated_tflite_file_is_refused(digits_bundle, manifest):
         load_runner(data[: len(data) // 3], "tflite", runtime="tflite-runtime")
 
 
+@pytest.mark.needs("onnxruntime")
 def test_a_truncated_onnx_file_is_named_in_the_error(digits_bundle, manifest, tmp_path):
     # Past the cheap header check, so it is onnxruntime's protobuf parser that refuses it.
     path = tmp_path / "cut.onnx"

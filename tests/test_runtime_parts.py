@@ -18,6 +18,8 @@ from lenet_edge.runtime.metrics import compare_logits
 from lenet_edge.runtime.quantization import Quantization
 from lenet_edge.runtime.timing import LatencyStats, TimingPolicy, run_for, time_calls
 
+pytestmark = pytest.mark.runtime  # no TensorFlow: runs in the device venvs too
+
 # --- file sniffing ---------------------------------------------------------------------------
 
 

@@ -18,6 +18,8 @@ from lenet_edge import bundle
 from lenet_edge.errors import ModelError
 from lenet_edge.formats.tflite import BUILTIN_OPS, TENSOR_TYPES, describe
 
+pytestmark = pytest.mark.runtime  # no TensorFlow: runs in the device venvs too
+
 flatbuffers = pytest.importorskip("flatbuffers")
 schema = pytest.importorskip("ai_edge_litert.schema_py_generated")
 Interpreter = pytest.importorskip("ai_edge_litert.interpreter").Interpreter

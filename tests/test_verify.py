@@ -16,6 +16,8 @@ from lenet_edge.errors import ModelError, UsageError
 from lenet_edge.gates import Gates
 from lenet_edge.runtime.verify import verify
 
+pytestmark = pytest.mark.runtime  # no TensorFlow: runs in the device venvs too
+
 RESULT_FIELDS = {"variant", "runtime", "runtime_version", "status", "accuracy",
                  "float_accuracy", "delta_points", "agreement", "max_abs_logit_error",
                  "mean_abs_logit_error", "per_class_delta", "worst", "message"}
@@ -26,6 +28,7 @@ def default_report(digits_bundle):
     return verify(digits_bundle)
 
 
+@pytest.mark.needs("litert", "onnxruntime")
 def test_a_good_bundle_passes_every_variant(default_report, digits_bundle):
     manifest = bundle.read_manifest(digits_bundle)
     assert default_report.passed
@@ -50,6 +53,7 @@ def test_negative_max_drop_demands_a_gain_and_fails(digits_bundle):
     assert "accuracy dropped" in report.results[0].message
 
 
+@pytest.mark.needs("tflite-runtime")
 def test_an_op_the_runtime_lacks_is_incompatible_with_the_op_named(digits_bundle):
     newer = newer_op_bundle(digits_bundle)
     report = verify(newer, variants=["int8", "fp32"], runtimes=["tflite-runtime"])
@@ -113,6 +117,7 @@ def test_a_reference_set_with_wrong_shapes_or_dtypes_is_refused(fresh_bundle, ch
 # --- the command -----------------------------------------------------------------------------
 
 
+@pytest.mark.needs("onnxruntime")
 def test_cli_writes_json_junit_and_markdown_and_exits_0(digits_bundle, tmp_path, run_cli):
     out = {k: tmp_path / f"verify.{k}" for k in ("json", "xml", "md")}
     proc = run_cli("verify", digits_bundle, "--json", out["json"], "--junit", out["xml"],
@@ -127,6 +132,7 @@ def test_cli_writes_json_junit_and_markdown_and_exits_0(digits_bundle, tmp_path,
     assert out["md"].read_text().startswith("### lenet-edge verify: passed")
 
 
+@pytest.mark.needs("litert", "tflite-runtime")
 def test_cli_incompatible_variant_exits_1_and_junit_counts_it(digits_bundle, tmp_path,
                                                               run_cli):
     newer = newer_op_bundle(digits_bundle)
@@ -162,6 +168,7 @@ VERIFY_COLUMNS = ("variant", "runtime", "status", "accuracy", "vs float", "agree
                   "mean|err|")
 
 
+@pytest.mark.needs("onnxruntime")
 @pytest.mark.parametrize("columns,left_out", [(120, ()), (80, ("mean|err|",))])
 def test_cli_table_fits_the_terminal(digits_bundle, run_cli, columns, left_out):
     proc = run_cli("verify", digits_bundle, "--no-save", env={"COLUMNS": str(columns)})
