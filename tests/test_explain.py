@@ -239,6 +239,16 @@ def test_cli_bundle_without_reference_images_exits_4(fresh_bundle, run_cli):
     assert "reference.npz" in proc.stderr
 
 
+def test_cli_bundle_without_the_float_model_exits_4(fresh_bundle, run_cli):
+    path = fresh_bundle / bundle.MANIFEST
+    manifest = json.loads(path.read_text())
+    del manifest["artifacts"]["fp32"]
+    path.write_text(json.dumps(manifest))
+    proc = run_cli("explain", fresh_bundle, "-v", "int8", check=False)
+    assert proc.returncode == 4 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "fp32, the float model int8 is compared with, is not in the bundle" in proc.stderr
+
+
 @pytest.mark.needs("litert", "onnxruntime")
 def test_explain_imports_neither_tensorflow_nor_onnx(digits_bundle, cli_env):
     for variant in ("int8", "onnx-int8"):

@@ -126,7 +126,9 @@ def explain(bundle_dir: str | Path, variant: str, runtime: str = AUTO,
     chosen = quantised_variant(variant)
     reference_variant = float_variant(chosen.format)
     manifest = bundle.read_manifest(bundle_dir)
-    entries = [_entry(manifest, name, bundle_dir) for name in (reference_variant.name, variant)]
+    entries = [_entry(manifest, reference_variant.name, bundle_dir,
+                      f"the float model {variant} is compared with"),
+               _entry(manifest, variant, bundle_dir, "the variant to explain")]
     spec = resolve_runtime(runtime, chosen.format)
     reference = bundle.load_reference(bundle_dir, manifest)
     blobs = []
@@ -196,12 +198,13 @@ def _taps(reference: bytes, candidate: bytes, fmt: str, spec: RuntimeSpec,
             taps(candidate, spec, [kind(p.candidate) for p in pairs], sources[1]))
 
 
-def _entry(manifest: dict[str, Any], name: str, bundle_dir: str | Path) -> dict[str, Any]:
+def _entry(manifest: dict[str, Any], name: str, bundle_dir: str | Path,
+           role: str) -> dict[str, Any]:
     artifacts = manifest["artifacts"]
     if name not in artifacts:
-        raise ModelError(f"{Path(bundle_dir)}: variant {name} is not in the bundle (it has "
-                         f"{', '.join(artifacts) or 'none'}); explain needs it: run "
-                         f"'lenet-edge convert --variant {name}'")
+        raise ModelError(f"{Path(bundle_dir)}: {name}, {role}, is not in the bundle (it has "
+                         f"{', '.join(artifacts) or 'none'}); run 'lenet-edge convert "
+                         f"--variant {name}'")
     return artifacts[name]
 
 
