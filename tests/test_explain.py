@@ -258,12 +258,14 @@ def test_explain_imports_neither_tensorflow_nor_onnx(digits_bundle, cli_env):
         assert not {"tensorflow", "keras", "tf2onnx", "onnx"} & loaded, variant
 
 
+@pytest.mark.parametrize("arch", ["x86_64", pytest.param("aarch64", marks=pytest.mark.arm64)])
 @pytest.mark.parametrize(("extra", "variant"), [("tflite-runtime", "int8"),
                                                 ("runtime", "onnx-int8")])
 def test_explain_runs_in_a_device_venv(committed_bundle, runtime_python, run_cli, extra,
-                                       variant):
+                                       variant, arch):
+    # 50 images: under qemu every interpreter call is ~10x slower (12-18 s measured here).
     proc = run_cli("explain", committed_bundle, "-v", variant, "--json", "-", "--no-save",
-                   python=runtime_python(extra))
+                   "--limit", "50", python=runtime_python(extra, arch))
     [report] = json.loads(proc.stdout)["variants"]
     assert report["runtime"] == {"tflite-runtime": "tflite-runtime",
                                  "runtime": "onnxruntime"}[extra]
