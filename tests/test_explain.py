@@ -162,7 +162,7 @@ def test_sensitivity_recorded_in_the_manifest_is_shown_per_layer(fresh_bundle, r
     assert {layer.layer: layer.sensitivity for layer in report.layers
             if layer.sensitivity is not None} == {"c1": 0.0028, "logits": 0.0012}
     shown = run_cli("explain", fresh_bundle, "-v", "int8", env={"COLUMNS": "160"}).stdout
-    assert "sensitivity" in shown and "0.0028" in shown
+    assert "sensitivity" in shown and "+0.28" in shown and "+0.12" in shown  # points
     manifest["artifacts"]["int8"]["sensitivity"] = ["c1"]
     path.write_text(json.dumps(manifest))
     with pytest.raises(ModelError, match="sensitivity must map layer names to numbers"):

@@ -7,9 +7,10 @@ Figures are versus the bundle's float model of the same format (fp32 for TFLite 
 onnx-fp32 for ONNX ones) on the same reference images; runtime/layer_error.py defines them.
 `snr_db` is null when it is undefined (the outputs are identical, or the float output is all
 zeros); `rmse_over_scale`, `scale` and `zero_point` are null for a float output (dynamic-range
-variants keep activations in float); `sensitivity` is what convert measured for the layer,
-when the bundle's manifest carries it (the variant's entry: "sensitivity": {layer: number}),
-else null.
+variants keep activations in float); `sensitivity` is what convert measured for the layer
+when the bundle's manifest carries it (the variant's entry: "sensitivity": {Keras layer:
+top-1 agreement gained, as a fraction, when that layer alone stays float;
+toolchain/mixed_precision.py), else null.
 """
 
 from __future__ import annotations
@@ -142,11 +143,15 @@ def explain_table(report: ExplainReport) -> Table:
             _figure(layer.scale, "{:.3g}"), _figure(layer.zero_point, "{}"),
             f"{layer.mse:.2g}", _figure(layer.rmse_over_scale, "{:.2f}"),
             _snr(layer), _figure(layer.cosine, "{:.6f}"), f"{layer.max_abs_error:.3g}",
-            *([_figure(layer.sensitivity, "{:.4g}")] if sensitive else []),
+            *([_figure(None if layer.sensitivity is None else 100 * layer.sensitivity,
+                       "{:+.2f}")] if sensitive else []),
         ])
         table.marks.append("worst" if layer is worst else "")
     table.caption = (f"{report.variant} vs {report.reference_variant}, {report.images} "
                      "reference images; rmse/scale 0.29 = rounding alone")
+    if sensitive:
+        table.notes.append("sensitivity: top-1 agreement gained (percentage points) when "
+                           "convert kept only that layer in float")
     if worst is not None:
         table.notes.append(f"worst layer (lowest SNR): #{worst.position} {worst.op}"
                            + (f" ({worst.layer})" if worst.layer else ""))
