@@ -164,7 +164,8 @@ def test_variant_help_names_the_catalogue_the_pipeline_converts():
     result = CliRunner().invoke(app, ["pipeline", "--help"], env={"COLUMNS": "200"})
     help_text = " ".join(result.output.split())
     assert result.exit_code == 0
-    assert f"(default: all {len(VARIANT_NAMES)}: {', '.join(VARIANT_NAMES)})" in help_text
+    names = f"{', '.join(VARIANT_NAMES[:-1])} or {VARIANT_NAMES[-1]}"
+    assert f"repeatable: {names} (default: all of them)" in help_text
     assert "every variant in the bundle" not in help_text  # there is no bundle yet
 
 
