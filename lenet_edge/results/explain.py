@@ -149,6 +149,9 @@ def explain_table(report: ExplainReport) -> Table:
         table.marks.append("worst" if layer is worst else "")
     table.caption = (f"{report.variant} vs {report.reference_variant}, {report.images} "
                      "reference images; rmse/scale 0.29 = rounding alone")
+    if any(layer.dtype == "int16" for layer in report.layers):
+        table.notes.append("int16 steps are 256x finer than int8's: rmse/scale there is "
+                           "mostly the int8 weights' error, carried through the layers")
     if sensitive:
         table.notes.append("sensitivity: top-1 agreement gained (percentage points) when "
                            "convert kept only that layer in float")
