@@ -16,7 +16,6 @@ the same kind of LenetEdgeError, so the exit code is the one the single command 
 from __future__ import annotations
 
 import dataclasses
-import math
 import resource
 import time
 from collections.abc import Callable
@@ -123,20 +122,14 @@ Progress = Callable[[StageUpdate], None]
 def check_config(config: PipelineConfig) -> None:
     """Raise the UsageError (or MissingDependencyError) a stage would, before anything runs."""
     from lenet_edge.runtime.runtimes import AUTO, check_runtime_name, get_runtime
-    from lenet_edge.runtime.timing import MAX_MIN_TIME, TimingPolicy
+    from lenet_edge.runtime.timing import MAX_MIN_TIME, TimingPolicy, check_seconds
     from lenet_edge.variants import resolve_variants
 
     config.train.resolved()
     resolve_variants(config.variants)
     check_preference(config.prefer)
     b = config.bench
-    if not (isinstance(b.min_time, (int, float)) and math.isfinite(b.min_time)
-            and b.min_time >= 0):  # named here: TimingPolicy would call it --min-time
-        raise errors.UsageError(f"--bench-time must be a number of seconds >= 0, "
-                                f"got {b.min_time!r}")
-    if b.min_time > MAX_MIN_TIME:
-        raise errors.UsageError(f"--bench-time must be at most {MAX_MIN_TIME:g} seconds, "
-                                f"got {b.min_time:g}")
+    check_seconds(b.min_time, "--bench-time", MAX_MIN_TIME)  # TimingPolicy says --min-time
     TimingPolicy(b.runs, b.min_time, b.warmup, b.warmup_time)
     if isinstance(b.batch, bool) or not isinstance(b.batch, int) or b.batch < 1:
         raise errors.UsageError(f"benchmark batch must be an integer >= 1, got {b.batch!r}")

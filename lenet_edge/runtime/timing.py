@@ -32,6 +32,19 @@ MAX_MIN_TIME = 60.0
 MAX_WARMUP_TIME = 10.0  # seconds: a CPU governor ramps up within ~100 ms
 
 
+def check_seconds(value: object, option: str, high: float) -> None:
+    """Raise UsageError, naming `option`, unless `value` is a number of seconds in [0, high].
+
+    TimingPolicy's own check, for a command that sets a policy's time under another option
+    name (the pipeline's --bench-time).
+    """
+    if not (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and value >= 0):
+        raise UsageError(f"{option} must be a number of seconds >= 0, got {value!r}")
+    if value > high:
+        raise UsageError(f"{option} must be at most {high:g} seconds, got {value:g}")
+
+
 @dataclass(frozen=True)
 class TimingPolicy:
     """How long to warm up and to measure; each phase ends when both its minimums are met.
@@ -53,13 +66,8 @@ class TimingPolicy:
                 raise UsageError(f"--{name} must be an integer >= {low}, got {value!r}")
             if value > high:
                 raise UsageError(f"--{name} must be at most {high:,}, got {value:,}")
-        for name, high in (("min_time", MAX_MIN_TIME), ("warmup_time", MAX_WARMUP_TIME)):
-            value = getattr(self, name)
-            option = name.replace("_", "-")
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise UsageError(f"--{option} must be a number of seconds >= 0, got {value!r}")
-            if value > high:
-                raise UsageError(f"--{option} must be at most {high:g} seconds, got {value:g}")
+        check_seconds(self.min_time, "--min-time", MAX_MIN_TIME)
+        check_seconds(self.warmup_time, "--warmup-time", MAX_WARMUP_TIME)
 
     def for_batch(self, batch: int) -> TimingPolicy:
         """The policy for batches of `batch` images: the same images' worth of runs, same time."""
