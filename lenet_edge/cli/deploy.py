@@ -56,6 +56,19 @@ MinTime = Annotated[float | None, typer.Option(
 LockTimeout = Annotated[float, typer.Option(
     "--lock-timeout", help="Seconds to wait while another deploy holds the device.")]
 Parallel = Annotated[int, typer.Option("--parallel", min=1, help="With --hosts: devices at once.")]
+Canary = Annotated[int | None, typer.Option(
+    "--canary", metavar="N", help="With --hosts: deploy to the first N hosts (file order) "
+    "first, then to the rest; if a canary fails (verify, health check, error) stop there: "
+    "the other hosts are not touched. Same as --batches N,100%.", show_default=False)]
+Batches = Annotated[str | None, typer.Option(
+    "--batches", metavar="LIST", help="With --hosts: roll out in batches, as Ansible's serial: "
+    "host counts and whole percentages of the fleet, the last one repeating (1,10%,100%). "
+    "The first batch is the canary: any failure in it stops the roll-out.",
+    show_default=False)]
+MaxFailPercent = Annotated[float | None, typer.Option(
+    "--max-fail-percent", metavar="P", help="With --canary/--batches: stop before the next "
+    "batch when more than P% of a later batch's hosts failed (Ansible's max_fail_percentage; "
+    "a batch whose hosts all failed always stops it).", show_default=False)]
 EmitAnsible = Annotated[Path | None, typer.Option(
     "--emit-ansible", help="Write an Ansible playbook and inventory doing the same steps into "
                            "DIR, instead of deploying.")]
@@ -87,6 +100,9 @@ def deploy(
     min_time: MinTime = None,
     lock_timeout: LockTimeout = 60,
     parallel: Parallel = 8,
+    canary: Canary = None,
+    batches: Batches = None,
+    max_fail_percent: MaxFailPercent = None,
     emit_ansible: EmitAnsible = None,
     as_json: AsJson = False,
 ) -> None:
@@ -95,6 +111,7 @@ def deploy(
     The device's verify / benchmark JSON comes back into MODEL_DIR as
     device-<host>-verify.json and device-<host>-benchmark.json. Exit 1 if verification
     failed on a device (it is rolled back to the previous release), 7 if a device failed.
+    With --hosts: exit 1 if any host failed or was not started (the roll-out stopped).
     """
     from rich.console import Console
 
@@ -104,6 +121,12 @@ def deploy(
 
     if (host is None) == (hosts_file is None):
         raise UsageError("give either HOST or --hosts FILE")
+    from lenet_edge.deploy.rollout import Rollout
+
+    rollout = Rollout.from_options(canary, batches, max_fail_percent)
+    if rollout.staged and hosts_file is None and emit_ansible is None:
+        raise UsageError("--canary and --batches order the hosts of --hosts FILE; "
+                         "one HOST has no batches")
     config = DeployConfig(
         variants=tuple(variant or ()), remote_dir=remote_dir, remote_python=remote_python,
         runtimes=tuple(runtime or ()), verify=verify, benchmark=benchmark,
@@ -118,14 +141,15 @@ def deploy(
     if emit_ansible is not None:
         from lenet_edge.deploy.ansible import emit_ansible as emit
 
-        written = emit(model_dir, _entries(host, hosts_file, user, port), config, emit_ansible)
+        written = emit(model_dir, _entries(host, hosts_file, user, port), config, emit_ansible,
+                       rollout)
         err.print(f"wrote {', '.join(map(str, written))}")
         typer.echo(f"run: ansible-playbook -i {emit_ansible / 'inventory.ini'} "
                    f"{emit_ansible / 'deploy.yml'}")
         return
     if hosts_file is not None:
         _fleet(model_dir, _entries(None, hosts_file, user, port), config, ssh, parallel,
-               as_json, err)
+               as_json, err, rollout)
         return
 
     from lenet_edge.deploy.release import deploy as run_deploy
@@ -141,7 +165,10 @@ def deploy(
         for table in result_tables(model_dir, result):
             console.print(table)
     if result.passed is False:
-        err.print(f"verification failed on {host}: rolled back to {result.live or 'no release'}")
+        failed = ("verification" if not result.health or result.health["passed"] else
+                  f"health check ({result.health['summary']})")
+        err.print(f"{failed} failed on {host}: rolled back to {result.live or 'no release'}",
+                  markup=False, highlight=False)
         raise typer.Exit(1)
 
 
@@ -155,13 +182,14 @@ def _entries(host, hosts_file, user, port):
     return [HostEntry(target.host, target)]
 
 
-def _fleet(model_dir, entries, config, ssh, parallel, as_json, err) -> None:
+def _fleet(model_dir, entries, config, ssh, parallel, as_json, err, rollout) -> None:
 
     from lenet_edge.deploy.fleet import deploy_fleet
     from lenet_edge.deploy.tables import fleet_table
 
     outcomes = deploy_fleet(model_dir, entries, config, ssh, parallel,
-                            progress=lambda name, message: _progress(err, name, message))
+                            progress=lambda name, message: _progress(err, name, message),
+                            rollout=rollout)
     if as_json:
         typer.echo(strict_json([o.as_dict() for o in outcomes], "--json"))
     else:

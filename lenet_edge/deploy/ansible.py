@@ -6,6 +6,13 @@ finalize, switch, roll back from install.py; claim and prune from remote_dir.py)
 paths behave alike and remove only what lenet-edge wrote; Ansible's copy module does the
 upload. Locking: the playbook makes `.deploy.lock.d` under `flock -n` on
 the SSH path's lock file, so an Ansible run and `lenet-edge deploy` exclude each other.
+
+A roll-out schedule (`--canary` / `--batches`, rollout.py) becomes two plays: the canary
+play on the inventory's `[canary]` group (the first batch), which ends the run when any
+canary failed, then `[after_canary]` with `serial:` (the SSH path's batch sizes for this
+inventory, as host counts) and `max_fail_percentage:` from --max-fail-percent. One
+difference: Ansible stops a batch's other hosts as soon as the limit is passed, where the
+SSH path lets the batch finish.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from lenet_edge.deploy import install, inventory, remote_dir
 from lenet_edge.deploy.device_bundle import pack
 from lenet_edge.deploy.device_checks import GATE_FAILED
 from lenet_edge.deploy.release import DeployConfig, gate_options
+from lenet_edge.deploy.rollout import Rollout
 from lenet_edge.deploy.wheel import build_wheel
 from lenet_edge.deploy.wheelhouse import install_spec, pip_options, wheelhouse_files
 from lenet_edge.errors import OutputError
@@ -152,10 +160,48 @@ def _install_runtime(wheel: str, config: DeployConfig) -> list[dict]:
     ]
 
 
+CANARY_GROUP, LATER_GROUP = "canary", "after_canary"  # inventory groups of a schedule
+
+
 def playbook(files: list[str], sha256sums: str, wheel: str, config: DeployConfig,
-             results_dir: Path) -> list[dict]:
-    """The play as data: the same steps as `deploy_to`, one task each."""
-    root = remote_dir.RemoteLayout.parse(config.remote_dir).root
+             results_dir: Path, rollout: Rollout | None = None, hosts: int = 0) -> list[dict]:
+    """The plays as data: the same steps as `deploy_to`, one task each.
+
+    Args:
+        rollout, hosts: the schedule and the inventory's size; without a schedule, one play
+            deploys to every device at once.
+    """
+    tasks = _tasks(files, sha256sums, wheel, config)
+    header = _play_header(config, results_dir, sha256sums)
+    title = "Deploy a lenet-edge bundle, verify it on each device, fetch the results"
+    if rollout is None or not rollout.staged:
+        return [{"name": title, "hosts": "devices", **header, "tasks": tasks}]
+    sizes = rollout.sizes(hosts)
+    later = {"serial": sizes[1:]} if len(sizes) > 1 else {}
+    limit = rollout.max_fail_percent
+    if limit is not None:
+        later["max_fail_percentage"] = int(limit) if float(limit).is_integer() else limit
+    return [
+        {"name": f"Canary: {title.lower()}", "hosts": CANARY_GROUP, **header,
+         "tasks": [*tasks, _stop_after_a_failed_canary()]},
+        {"name": f"After the canary, in batches: {title.lower()}",
+         "hosts": LATER_GROUP, **header, **later, "tasks": tasks},
+    ]
+
+
+def _stop_after_a_failed_canary() -> dict:
+    """Fail the canaries that passed when another did not: a batch whose hosts all failed
+    ends the run (ansible-playbook's rule), so the later play never starts. (A play-wide
+    max_fail_percentage: 0 would stop the other canaries mid-deploy instead.)"""
+    return {"name": "Stop the roll-out when a canary failed (this device's deploy stands)",
+            "ansible.builtin.fail": {
+                "msg": "roll-out stopped after canary failure: "
+                       "{{ ansible_play_hosts_all | difference(ansible_play_hosts) | join(', ') }}"
+                       " failed"},
+            "when": "ansible_play_hosts | length < ansible_play_hosts_all | length"}
+
+
+def _tasks(files: list[str], sha256sums: str, wheel: str, config: DeployConfig) -> list[dict]:
     partial = f"{ROOT}/releases/{RELEASE}.partial"
     lock_dir = f"{ROOT}/{install.ANSIBLE_LOCK_DIR}"
     steps = [
@@ -180,10 +226,28 @@ def playbook(files: list[str], sha256sums: str, wheel: str, config: DeployConfig
         steps += _benchmark_steps(config)
     steps.append(_sh("Keep the live release and the one before it", remote_dir.PRUNE_SCRIPT,
                      ROOT, RELEASE, "{{ previous | regex_replace('^releases/', '') }}"))
+    return [
+        # As on the SSH path: refuse a directory lenet-edge did not make, mark a new one.
+        _sh("Check the deploy directory is lenet-edge's (or new), and mark it",
+            remote_dir.CLAIM_SCRIPT, ROOT),
+        {"name": "Create the deploy directory",
+         "ansible.builtin.file": {"path": f"{ROOT}/{{{{ item }}}}", "state": "directory",
+                                  "mode": "0755"},
+         "loop": ["releases", "results"]},  # results/: where verify / benchmark write
+        {"name": "Take the deploy lock (fails while another deploy holds the device)",
+         "ansible.builtin.command": {
+             "argv": ["flock", "-n", f"{ROOT}/.deploy.lock", "mkdir", lock_dir]}},
+        {"name": "Deploy under the lock", "block": steps, "always": [
+            {"name": "Release the deploy lock",
+             "ansible.builtin.file": {"path": lock_dir, "state": "absent"}}]},
+    ]
+
+
+def _play_header(config: DeployConfig, results_dir: Path, sha256sums: str) -> dict:
+    """What every play sets: facts (for a relative --remote-dir) and the variables."""
+    root = remote_dir.RemoteLayout.parse(config.remote_dir).root
     relative = not root.startswith("/")  # then the home directory comes from gathered facts
-    return [{
-        "name": "Deploy a lenet-edge bundle, verify it on each device, fetch the results",
-        "hosts": "devices",
+    return {
         "gather_facts": relative,
         **({"gather_subset": ["min"]} if relative else {}),
         "vars": {
@@ -194,26 +258,11 @@ def playbook(files: list[str], sha256sums: str, wheel: str, config: DeployConfig
             "results_dir": str(results_dir),
             "sha256sums": sha256sums,
         },
-        "tasks": [
-            # As on the SSH path: refuse a directory lenet-edge did not make, mark a new one.
-            _sh("Check the deploy directory is lenet-edge's (or new), and mark it",
-                remote_dir.CLAIM_SCRIPT, ROOT),
-            {"name": "Create the deploy directory",
-             "ansible.builtin.file": {"path": f"{ROOT}/{{{{ item }}}}", "state": "directory",
-                                      "mode": "0755"},
-             "loop": ["releases", "results"]},  # results/: where verify / benchmark write
-            {"name": "Take the deploy lock (fails while another deploy holds the device)",
-             "ansible.builtin.command": {
-                 "argv": ["flock", "-n", f"{ROOT}/.deploy.lock", "mkdir", lock_dir]}},
-            {"name": "Deploy under the lock", "block": steps, "always": [
-                {"name": "Release the deploy lock",
-                 "ansible.builtin.file": {"path": lock_dir, "state": "absent"}}]},
-        ],
-    }]
+    }
 
 
-def emit_ansible(model_dir: str | Path, entries, config: DeployConfig, out_dir: str | Path
-                 ) -> list[Path]:
+def emit_ansible(model_dir: str | Path, entries, config: DeployConfig, out_dir: str | Path,
+                 rollout: Rollout | None = None) -> list[Path]:
     """Write deploy.yml, inventory.ini, bundle/ and wheels/ into `out_dir`; return them.
 
     Everything is written into a temporary directory beside `out_dir` that then takes its
@@ -222,6 +271,8 @@ def emit_ansible(model_dir: str | Path, entries, config: DeployConfig, out_dir: 
 
     Args:
         entries: inventory.HostEntry rows (checked hosts) for the inventory.
+        rollout: a schedule (--canary / --batches): the first batch is the inventory's
+            [canary] group.
 
     Raises:
         OutputError: `out_dir` is a file, a non-empty directory we did not write (a model
@@ -231,7 +282,7 @@ def emit_ansible(model_dir: str | Path, entries, config: DeployConfig, out_dir: 
     out = output_dirs.check_replaceable(out_dir, output_dirs.ANSIBLE_DIR)  # marker rule
     device_bundle = pack(model_dir, config.variants)
     with output_dirs.replaced_directory(out, output_dirs.ANSIBLE_DIR) as staging:
-        _write_tree(staging, model_dir, device_bundle, entries, config)
+        _write_tree(staging, model_dir, device_bundle, entries, config, rollout)
     return [out / PLAYBOOK, out / INVENTORY, out / "bundle", out / "wheels"]
 
 
@@ -246,7 +297,8 @@ def _check_apart(model_dir, out_dir) -> None:
                           f"({model_dir}); choose a folder outside it")
 
 
-def _write_tree(out: Path, model_dir, device_bundle, entries, config: DeployConfig) -> None:
+def _write_tree(out: Path, model_dir, device_bundle, entries, config: DeployConfig,
+                rollout: Rollout | None) -> None:
     for sub in ("bundle", "wheels"):
         (out / sub).mkdir()
     for name, data in device_bundle.files.items():
@@ -256,7 +308,14 @@ def _write_tree(out: Path, model_dir, device_bundle, entries, config: DeployConf
         shutil.copy2(extra, out / "wheels" / extra.name)
 
     # Only checked names and allow-listed variables (inventory.py): never a line as read.
-    bundle.write_bytes(out / INVENTORY, inventory.ini_text(entries).encode())
+    text = inventory.ini_text(entries)
+    if rollout is not None and rollout.staged:
+        # The same checked names in two more groups, in file order: a pattern such as
+        # `devices:!canary` would hand the later play its hosts in another order.
+        first = rollout.sizes(len(entries))[0]
+        for group, members in ((CANARY_GROUP, entries[:first]), (LATER_GROUP, entries[first:])):
+            text += f"[{group}]\n" + "".join(f"{e.name}\n" for e in members)
+    bundle.write_bytes(out / INVENTORY, text.encode())
     play = playbook(sorted(device_bundle.files), device_bundle.sha256sums(), wheel.name, config,
-                    Path(model_dir).resolve())
+                    Path(model_dir).resolve(), rollout, len(entries))
     bundle.write_bytes(out / PLAYBOOK, (HEADER + to_yaml(play) + "\n").encode())

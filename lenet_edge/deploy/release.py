@@ -3,7 +3,8 @@
     pack (device_bundle) -> preflight -> claim the remote dir (remote_dir: refuse one
     lenet-edge did not make) -> lock -> lenet-edge on the device (device_venv)
     -> upload to releases/<id>.partial, sha256 on the device, finalize (install)
-    -> switch `current` -> verify there, roll back on failure -> benchmark -> fetch JSON
+    -> switch `current` -> verify there, then the health check (health_check: `predict` on
+       known-answer images), rolling back on either failing -> benchmark -> fetch JSON
 
 `deploy()` does one host; `fleet.deploy_fleet()` many in parallel; `ansible.emit_ansible()`
 writes the same steps as an Ansible playbook. Nothing here imports TensorFlow.
@@ -97,10 +98,11 @@ class DeployResult:
     release: str = ""
     previous: str = ""
     live: str = ""  # the release `current` points at when deploy finished
-    passed: bool | None = None  # verify gate (None: not verified)
+    passed: bool | None = None  # verify gate and health check (None: not verified)
     rolled_back: bool = False
     facts: dict = field(default_factory=dict)
     verify: dict | None = None
+    health: dict | None = None  # health_check.HealthCheck.to_dict(), run after verify passed
     benchmark: dict | None = None
     files: list[str] = field(default_factory=list)  # result files written locally
 
@@ -215,6 +217,8 @@ def _install_and_check(transport, layout, prepared, config, facts, result, progr
         result.live = release_id
     if config.verify:
         _verify(transport, layout, python, prepared, config, result, progress)
+        if result.passed:
+            _health_check(transport, layout, python, prepared, config, result, progress)
         if not result.passed:
             return
     if config.benchmark:
@@ -290,6 +294,23 @@ def _verify(transport, layout, python, prepared, config, result, progress) -> No
             f"({report.message}); rolled back to {result.previous or 'no release'}"
         )
     result.passed = False
+
+
+def _health_check(transport, layout, python, prepared, config, result, progress) -> None:
+    """`predict` on known-answer images on the device; wrong answers roll back like a
+    failed verify (health_check.py)."""
+    from lenet_edge.deploy import health_check
+
+    artifacts = bundle.read_manifest(prepared.model_dir)["artifacts"]
+    check = health_check.check_health(
+        transport, layout, python,
+        {v: artifacts[v]["format"] for v in prepared.device_bundle.variants}, config.runtimes,
+        health_check.known_answers_of(prepared.model_dir), progress)
+    result.health = check.to_dict()
+    progress(f"health check: {check.summary}")
+    if not check.passed:
+        _roll_back(transport, layout, result, progress)
+        result.passed = False
 
 
 def _roll_back(transport, layout, result, progress) -> None:

@@ -47,6 +47,11 @@ def summary_table(result: DeployResult) -> Table:
     if facts:
         table.add_row("device", f"{facts['machine']}, Python {facts['python']}, "
                                 f"{', '.join(facts['interpreters']) or 'no interpreter'}")
+    if result.health:
+        from rich.markup import escape  # the summary quotes the device's stderr
+
+        table.add_row("health check", ("passed: " if result.health["passed"] else "FAILED: ")
+                      + escape(result.health["summary"]))
     for path in result.files:
         table.add_row("written", path)
     return table
@@ -90,8 +95,10 @@ def result_tables(model_dir: Path, result: DeployResult) -> list[Table]:
 
 def fleet_table(outcomes) -> Table:
     """One row per host: status, live release, worst device accuracy, error."""
+    stopped = sum(bool(o.not_started) for o in outcomes)
     table = Table(title=f"deploy to {len(outcomes)} devices: "
-                        f"{sum(o.ok for o in outcomes)} ok")
+                        f"{sum(o.ok for o in outcomes)} ok"
+                        + (f", {stopped} not started" if stopped else ""))
     for column in ("host", "status", "live release", "min accuracy", "message"):
         table.add_column(column, overflow="fold")
     for o in outcomes:
@@ -99,7 +106,8 @@ def fleet_table(outcomes) -> Table:
         verify = VerifyReport.from_dict(r.verify) if r and r.verify else None
         accuracies = [row.accuracy for row in (verify.results if verify else ())
                       if row.accuracy is not None]
-        status = "[green]ok[/]" if o.ok else f"[red]failed (exit {o.exit_code})[/]"
+        status = (f"[green]{o.status}[/]" if o.ok else f"[yellow]{o.status}[/]"
+                  if o.not_started else f"[red]{o.status} (exit {o.exit_code})[/]")
         table.add_row(o.entry.name, status, (r.live if r else "") or "",
                       _pct(min(accuracies)) if accuracies else "", o.error)
     return table
