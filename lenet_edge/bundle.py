@@ -13,8 +13,11 @@ manifest.json (schema_version 1)::
      "artifacts": {variant: {"variant", "format", "file", "sha256", "bytes",
                              "inputs": [tensor], "outputs": [tensor],
                              "min_runtime_version" (tflite), "ops": [[op, version]] (tflite),
-                             "opset" (onnx), "converter": {...}}}}
+                             "opset" (onnx), "converter": {"recipe", "calibration",
+                             "seconds"}, "sensitivity", "mixed_precision" (int8-mixed)}}}
     tensor = {"name", "shape", "dtype", "scale": float|null, "zero_point": int|null}
+
+The calibration, sensitivity and mixed-precision fields: lenet_edge/conversion_records.py.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ from typing import Any
 import numpy as np
 
 from lenet_edge import schema
+from lenet_edge.conversion_records import (
+    CalibrationRecord,
+    MixedPrecisionRecord,
+    check_sensitivity,
+)
 from lenet_edge.errors import ModelError
 from lenet_edge.files import input_files, npz_files, output_files
 
@@ -159,6 +167,16 @@ class Manifest:
     def dataset_name(self) -> str:
         return self.dataset.name if self.dataset else "?"
 
+    def calibration(self, variant: str) -> CalibrationRecord | None:
+        """How `variant` was calibrated; None for a float variant or a hand-made entry."""
+        found = self.artifacts[variant].get("converter", {}).get("calibration")
+        return None if found is None else CalibrationRecord.from_dict(found, variant)
+
+    def mixed_precision(self, variant: str) -> MixedPrecisionRecord | None:
+        """The accuracy-gated search that made `variant` (int8-mixed), if it was one."""
+        found = self.artifacts[variant].get("mixed_precision")
+        return None if found is None else MixedPrecisionRecord.from_dict(found, variant)
+
     def to_dict(self) -> dict[str, Any]:
         data = {"schema_version": self.schema_version, "created": self.created,
                 "tool_versions": self.tool_versions,
@@ -203,13 +221,21 @@ class Manifest:
 
 
 def _check_artifact(entry: dict[str, Any], where: str) -> None:
-    """The fields of an artifact entry the report, predict and deploy compute with."""
+    """The fields of an artifact entry the report, predict, deploy and explain compute with."""
     schema.field(entry, "format", str, where)
     schema.field(entry, "variant", str, where, optional=True)
     _count(entry, "bytes", where)
     for key in ("inputs", "outputs"):
         for i, tensor in enumerate(schema.rows(entry, key, where=where)):
             schema.field(tensor, "shape", list, f"{where}.{key}[{i}]", optional=True)
+    # How it was quantised (conversion_records.py); all optional: older bundles lack them.
+    converter = schema.field(entry, "converter", dict, where, optional=True) or {}
+    if converter.get("calibration") is not None:
+        CalibrationRecord.from_dict(converter["calibration"], f"{where}.converter.calibration")
+    if "sensitivity" in entry:
+        check_sensitivity(entry["sensitivity"], f"{where}.sensitivity")
+    if "mixed_precision" in entry:
+        MixedPrecisionRecord.from_dict(entry["mixed_precision"], f"{where}.mixed_precision")
 
 
 def _count(obj: dict[str, Any], key: str, where: str) -> int | None:

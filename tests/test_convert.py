@@ -21,7 +21,7 @@ from lenet_edge import bundle
 from lenet_edge.data.preprocess import preprocess
 from lenet_edge.errors import ModelError
 from lenet_edge.formats.tflite import BUILTIN_OPS
-from lenet_edge.variants import VARIANT_NAMES, VARIANTS, get_variant
+from lenet_edge.variants import DEFAULT_VARIANTS, VARIANT_NAMES, VARIANTS, get_variant
 
 Interpreter = pytest.importorskip("ai_edge_litert.interpreter").Interpreter
 ort = pytest.importorskip("onnxruntime")
@@ -39,7 +39,10 @@ MAX_ABS = {
 # alone is ~0.3 on digits), so they are judged on decisions: the float model's top-1 class.
 # 99% is the issue's bar; on the 359 digits test images it allows 3 disagreements
 # (measured 0-1 per variant).
-MIN_TOP1_AGREEMENT = {"dynamic": 0.99, "int8": 0.99, "int16x8": 0.99, "onnx-int8": 0.99}
+MIN_TOP1_AGREEMENT = {"dynamic": 0.99, "int8": 0.99, "int8-mixed": 0.99, "int16x8": 0.99,
+                      "onnx-int8": 0.99}
+# What `convert` builds by default, and so what the digits bundle holds (int8-mixed is opt-in).
+DEFAULT_NAMES = [v.name for v in DEFAULT_VARIANTS]
 
 
 def run_tflite(model: bytes, images: np.ndarray, interpreter_class=Interpreter) -> np.ndarray:
@@ -120,7 +123,7 @@ def assert_faithful(variant: str, logits: np.ndarray, float_logits: np.ndarray) 
         assert agreement >= MIN_TOP1_AGREEMENT[variant]
 
 
-@pytest.mark.parametrize("variant", VARIANT_NAMES)
+@pytest.mark.parametrize("variant", DEFAULT_NAMES)
 def test_round_trip_matches_the_float_model(digits_bundle, reference, variant):
     entry = manifest_of(digits_bundle)["artifacts"][variant]
     model = bundle.read_verified(digits_bundle, entry)
@@ -128,7 +131,7 @@ def test_round_trip_matches_the_float_model(digits_bundle, reference, variant):
     assert_faithful(variant, logits, reference.logits)
 
 
-@pytest.mark.parametrize("variant", [v.name for v in VARIANTS if v.format == "tflite"])
+@pytest.mark.parametrize("variant", [v.name for v in DEFAULT_VARIANTS if v.format == "tflite"])
 def test_tflite_variants_also_run_on_tflite_runtime_2_14(digits_bundle, reference, variant):
     # The last tflite-runtime wheel, still what many Pis run: newer op versions fail there.
     tflite_runtime = pytest.importorskip("tflite_runtime.interpreter")
@@ -160,7 +163,7 @@ def test_sizes_shrink_as_the_variant_promises(digits_bundle):
 def test_manifest_describes_every_file_and_where_it_came_from(digits_bundle, digits_model):
     manifest = manifest_of(digits_bundle)
     train = json.loads((digits_model / bundle.TRAIN_JSON).read_text())
-    assert list(manifest["artifacts"]) == list(VARIANT_NAMES)
+    assert list(manifest["artifacts"]) == DEFAULT_NAMES
     assert {"tensorflow", "tf2onnx", "onnx", "onnxruntime", "lenet-edge"} <= set(
         manifest["tool_versions"])
     assert manifest["dataset"]["fingerprint"] == train["dataset"]["fingerprint"]
@@ -191,8 +194,12 @@ def test_manifest_describes_every_file_and_where_it_came_from(digits_bundle, dig
             assert entry["opset"] == 17
         calibrated = entry["converter"]["calibration"]
         assert (calibrated is not None) == (variant.activations != "fp32")
-        if calibrated:
+        if calibrated:  # the defaults, all recorded (conversion_records.CalibrationRecord)
             assert calibrated["samples"] == 500
+            assert calibrated["per_channel"] is True
+            assert calibrated["method"] == "minmax"
+            assert len(calibrated["images_sha256"]) == 64
+        assert "sensitivity" not in entry  # measured only when int8-mixed is built
 
 
 def test_a_flipped_byte_is_refused_naming_the_file(fresh_bundle):
@@ -311,7 +318,9 @@ def test_reconverting_one_variant_replaces_it_and_keeps_the_others(fresh_bundle,
     after = manifest_of(fresh_bundle)
     assert printed == after["artifacts"]
     assert after["artifacts"]["int8"]["converter"]["calibration"]["samples"] == 100
-    for variant in VARIANTS:
+    assert (after["artifacts"]["int8"]["converter"]["calibration"]["images_sha256"]
+            != before["artifacts"]["int8"]["converter"]["calibration"]["images_sha256"])
+    for variant in DEFAULT_VARIANTS:
         if variant.name != "int8":
             assert after["artifacts"][variant.name] == before["artifacts"][variant.name]
             assert bundle.sha256_file(fresh_bundle / variant.file) == hashes[variant.file]
@@ -344,12 +353,22 @@ def test_data_changed_since_training_exit_3(fresh_bundle, run_cli):
 
 # --- Fashion-MNIST: the issue's bars on a harder set -------------------------------------------
 
+# Issue 12's demonstration: a gate plain int8 fails and int8-mixed passes. Measured on the
+# default Fashion model (float 91.25%): held out (5,931 training images) int8 agrees 99.24%,
+# with c1 in float 99.65%; on the 10,000 test images 99.43% and 99.71%. Every mix saturates
+# near 99.65% held out, so the issue's 0.997 (set from test-set figures) passes no mix there.
+STRICT_AGREEMENT = 0.995
+WEIGHTED_LAYERS = 5  # c1, c3, f5, f6, logits
+
 
 @pytest.fixture(scope="module")
 def fashion_bundle(fashion_model, tmp_path_factory, run_cli) -> Path:
+    """The suite's one Fashion-MNIST conversion: every variant, int8-mixed at the strict gate
+    (the search adds ~5 s to this run: one quantisation and one evaluation per try)."""
     out = tmp_path_factory.mktemp("fashion-bundle") / "model"
     shutil.copytree(fashion_model, out)
-    run_cli("convert", out)
+    run_cli("convert", out, *(f"--variant={name}" for name in VARIANT_NAMES),
+            "--min-agreement", STRICT_AGREEMENT)
     return out
 
 
@@ -371,3 +390,43 @@ def test_fashion_round_trip(fashion_bundle, variant):
         # 10,000 images: 99% allows 100 disagreements (measured 20-70).
         agreement = np.mean(logits.argmax(1) == reference.logits.argmax(1))
         assert agreement >= MIN_TOP1_AGREEMENT[variant]
+
+
+@pytest.mark.fashion
+def test_fashion_strict_gate_int8_fails_held_out_and_few_float_layers_pass(fashion_bundle):
+    manifest = bundle.load_manifest(fashion_bundle)
+    record = manifest.mixed_precision("int8-mixed")
+    assert record.gates["min_agreement"] == STRICT_AGREEMENT
+    assert not record.int8.passed and record.int8.agreement < STRICT_AGREEMENT
+    assert record.result.passed and record.result.agreement >= STRICT_AGREEMENT
+    kept = [layer.layer for layer in record.float_layers]
+    assert 1 <= len(kept) < WEIGHTED_LAYERS / 2  # the issue's bar: under half in float
+    # The kept layers are the top of the measured sensitivity ranking, and say why.
+    sensitivity = manifest.artifacts["int8-mixed"]["sensitivity"]
+    assert len(sensitivity) == WEIGHTED_LAYERS
+    ranking = sorted(sensitivity, key=lambda name: -sensitivity[name])
+    assert kept == ranking[:len(kept)]
+    assert all(layer.agreement_gain == pytest.approx(sensitivity[layer.layer])
+               for layer in record.float_layers)
+    # int8 from the same run is the search's all-int8 start: it carries the same figures.
+    assert manifest.artifacts["int8"]["sensitivity"] == sensitivity
+    # Judged on training images, never on the test set verify reports on.
+    held_out = manifest.artifacts["int8-mixed"]["mixed_precision"]["held_out"]
+    assert held_out["split"].startswith("train") and held_out["images"] > 5000
+    # The cost: float weights for the kept layers only (c1: 150 weights -> +~0.6 KB).
+    sizes = {name: entry["bytes"] for name, entry in manifest.artifacts.items()}
+    assert sizes["int8"] < sizes["int8-mixed"] <= 0.35 * sizes["fp32"]
+
+
+@pytest.mark.fashion
+def test_fashion_strict_gate_on_the_test_set_fails_int8_and_passes_int8_mixed(
+        fashion_bundle, run_cli, tmp_path):
+    # The same gate in verify, on the 10,000 test images the search never saw (measured
+    # 99.43% and 99.71%: 7 and 21 images from the gate).
+    out = tmp_path / "verify.json"
+    proc = run_cli("verify", fashion_bundle, "--variant", "int8", "--variant", "int8-mixed",
+                   "--runtime", "litert", "--min-agreement", STRICT_AGREEMENT, "--json", out,
+                   "--no-save", check=False)
+    assert proc.returncode == 1, proc.stderr  # int8 fails
+    status = {r["variant"]: r["status"] for r in json.loads(out.read_text())["results"]}
+    assert status == {"int8": "fail", "int8-mixed": "pass"}

@@ -8,7 +8,7 @@ as one line, exit 2, before the command runs. The command receives plain strings
 
 The catalogues are imported here, at start-up, so each is a module that imports no numpy:
 variants.py, runtime/runtimes.py (runtime/__init__.py imports its parts on first use),
-data/classes.py, report/recommend.py.
+data/classes.py, report/recommend.py, conversion_records.py.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 
 from lenet_edge.choices import unknown_choice
+from lenet_edge.conversion_records import CALIBRATION_METHODS
 from lenet_edge.data.classes import DATASETS
 from lenet_edge.report.recommend import PREFERENCES
 from lenet_edge.runtime.runtimes import AUTO, RUNTIME_NAMES
@@ -58,9 +59,11 @@ VARIANT = Catalogue("variant", VARIANT_NAMES)
 RUNTIME = Catalogue("runtime", (AUTO, *RUNTIME_NAMES))
 DATASET = Catalogue("dataset", DATASETS)
 PREFERENCE = Catalogue("preference", PREFERENCES)
+CALIBRATION_METHOD = Catalogue("calibration method", CALIBRATION_METHODS)
 
 # The enums, as names for the annotations in the commands' signatures.
 VariantName = VARIANT.enum
 RuntimeName = RUNTIME.enum
 DatasetName = DATASET.enum
 Preference = PREFERENCE.enum
+CalibrationMethod = CALIBRATION_METHOD.enum

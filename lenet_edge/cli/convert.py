@@ -9,9 +9,17 @@ from typing import Annotated
 
 import typer
 
-from lenet_edge.cli.choice_options import VARIANT, VariantName
+from lenet_edge.cli.choice_options import (
+    CALIBRATION_METHOD,
+    VARIANT,
+    CalibrationMethod,
+    VariantName,
+)
+from lenet_edge.cli.runtime_options import field_help
+from lenet_edge.errors import ModelError, UsageError
+from lenet_edge.gates import DEFAULT_GATES, Gates
 from lenet_edge.schema import strict_json
-from lenet_edge.variants import VARIANT_NAMES
+from lenet_edge.variants import DEFAULT_VARIANTS, VARIANTS
 
 # Mirrors lenet_edge.toolchain.convert's default (a test holds them equal); importing the
 # toolchain here would slow down `--help`.
@@ -23,16 +31,41 @@ def convert(
         help="Directory written by 'lenet-edge train'.", readable=False)],  # checked below
     variant: Annotated[list[VariantName] | None, typer.Option(
         "--variant", parser=VARIANT.parse, metavar=VARIANT.metavar,
-        help=VARIANT.help("Variant to convert, repeatable", "default: all of them"))] = None,
+        help=VARIANT.help("Variant to convert, repeatable",
+                          "default: all but int8-mixed, which is built when named"))] = None,
     calibration_samples: Annotated[int, typer.Option(
-        "--calibration-samples", help="Training images that calibrate int8, int16x8, onnx-int8.",
+        "--calibration-samples",
+        help="Training images that calibrate int8, int8-mixed, int16x8, onnx-int8.",
     )] = DEFAULT_CALIBRATION_SAMPLES,
+    calibration_method: Annotated[CalibrationMethod, typer.Option(
+        "--calibration-method", parser=CALIBRATION_METHOD.parse,
+        metavar=CALIBRATION_METHOD.metavar, help=CALIBRATION_METHOD.help(
+            "How onnx-int8 turns calibration ranges into scales",
+            "TFLite calibrates by min/max only"))] = "minmax",
+    per_channel: Annotated[bool, typer.Option(
+        "--per-channel/--per-tensor",
+        help="Weight scales per output channel, or one per tensor, in the calibrated "
+             "variants.")] = True,
+    max_drop: Annotated[float | None, typer.Option(
+        "--max-drop", help=field_help(Gates, "max_drop")[:-1] + ": what int8-mixed must "
+        f"pass on held-out training images (default {DEFAULT_GATES.max_drop:g}).")] = None,
+    min_agreement: Annotated[float | None, typer.Option(
+        "--min-agreement", help=field_help(Gates, "min_agreement")[:-1] + ": what int8-mixed "
+        f"must pass on held-out training images (default {DEFAULT_GATES.min_agreement:g})."
+    )] = None,
     opset: Annotated[int | None, typer.Option(
         "--opset", help="ONNX opset, 13 to 18; default 17.")] = None,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the manifest's artifacts as JSON.")] = False,
 ) -> None:
     """Convert to TFLite and ONNX variants; write the bundle (manifest, reference) in MODEL_DIR."""
+    given = {k: v for k, v in (("max_drop", max_drop), ("min_agreement", min_agreement))
+             if v is not None}
+    gates = Gates(**given)  # range errors before anything loads
+    if given and not any(v.gated for v in VARIANTS if v.name in (variant or ())):
+        raise UsageError(f"--{next(iter(given)).replace('_', '-')} sets the gates int8-mixed is "
+                         "built against; add --variant int8-mixed (verify takes the gates "
+                         "for the other variants)")
     _check_model_dir(model_dir)
     from rich.console import Console
     from rich.markup import escape
@@ -48,12 +81,14 @@ def convert(
     def show(name: str, seconds: float) -> None:
         err.print(f"  {name:<10} {seconds:6.2f} s")
 
-    manifest = run_convert(model_dir, variant, calibration_samples, opset, progress=show)
+    manifest = run_convert(model_dir, variant, calibration_samples, opset, progress=show,
+                           calibration_method=str(calibration_method), per_channel=per_channel,
+                           gates=gates)
     artifacts = manifest["artifacts"]
     if as_json:
         typer.echo(strict_json(artifacts, "--json"))
         return
-    this_run = set(variant or VARIANT_NAMES)
+    this_run = set(variant or (v.name for v in DEFAULT_VARIANTS))
     fp32_bytes = artifacts.get("fp32", {}).get("bytes")
     table = Table(title=f"model bundle {escape(str(model_dir))} (float test accuracy "
                         f"{manifest['float_test_accuracy'] * 100:.2f}%)")
@@ -66,6 +101,22 @@ def convert(
         table.add_row(name, entry["format"], f"{entry['bytes'] / 1024:.1f} KiB", share,
                       entry["sha256"][:12], shown if name in this_run else f"kept ({shown})")
     stdout_console().print(table)
+    for name in this_run & {v.name for v in VARIANTS if v.gated}:
+        stdout_console().print(mixed_summary(name, artifacts[name]), markup=False,
+                               highlight=False, soft_wrap=True)
+
+
+def mixed_summary(name: str, entry: dict) -> str:
+    """One line: which layers a gated variant keeps in float and what that bought."""
+    record = entry["mixed_precision"]
+    int8, result = record["int8"], record["result"]
+    kept = ", ".join(f"{f['layer']} (+{f['agreement_gain'] * 100:.2f} points alone)"
+                     for f in record["float_layers"])
+    kept = f"kept in float: {kept}" if kept else "no layer kept in float (int8 passes)"
+    return (f"{name}: {kept}; agreement on {record['held_out']['images']} held-out "
+            f"training images {int8['agreement'] * 100:.2f}% -> {result['agreement'] * 100:.2f}%"
+            f" (gate {record['gates']['min_agreement']:g}, max drop "
+            f"{record['gates']['max_drop']:g} points)")
 
 
 def _check_model_dir(path: Path) -> None:
@@ -75,7 +126,6 @@ def _check_model_dir(path: Path) -> None:
         ModelError: a file (or anything not a directory), or a directory it cannot read.
     """
     from lenet_edge.bundle import TRAIN_JSON
-    from lenet_edge.errors import ModelError
 
     if os.path.lexists(path) and not os.path.isdir(path):
         hint = ""

@@ -21,7 +21,8 @@ from lenet_edge.schema import strict_json
 # Not the runtime commands' --variant: the pipeline converts the bundle it then evaluates.
 Variants = Annotated[list[VariantName] | None, typer.Option(
     "--variant", "-v", parser=VARIANT.parse, metavar=VARIANT.metavar, help=VARIANT.help(
-        "Variant to convert, verify and benchmark, repeatable", "default: all of them"))]
+        "Variant to convert, verify and benchmark, repeatable",
+        "default: all but int8-mixed, which is built when named"))]
 
 
 def pipeline(

@@ -145,7 +145,8 @@ MODEL_DIR = DirKind(
         MARKER, bundle.MANIFEST, bundle.REFERENCE, bundle.TRAIN_JSON, bundle.WEIGHTS,
         bundle.KERAS_MODEL, bundle.CURVES_PNG, bundle.VERIFY_JSON, bundle.BENCHMARK_JSON,
         bundle.PIPELINE_JSON, bundle.REPORT_HTML, Path(bundle.REPORT_HTML).stem + ".md",
-        *(v.file for v in VARIANTS)}),
+        *(v.file for v in VARIANTS),
+        *(v.candidate_file for v in VARIANTS if v.gated)}),  # convert's failed int8-mixed
     known_pattern=r"device-.*\.json",  # bundle.device_result_name
     legacy=_legacy_model,
     keep_previous=True,

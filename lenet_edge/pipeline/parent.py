@@ -65,7 +65,7 @@ class PipelineConfig:
 
     train: TrainConfig
     out: str
-    variants: tuple[str, ...] = ()  # empty: every variant in the catalogue
+    variants: tuple[str, ...] = ()  # empty: the catalogue's default ones (not int8-mixed)
     runtimes: tuple[str, ...] = ("auto",)
     gates: Gates = DEFAULT_GATES
     prefer: str = "size"
@@ -165,6 +165,8 @@ def run_pipeline(config: PipelineConfig, progress: Progress | None = None) -> Pi
     _run_worker("toolchain", {
         "train": dataclasses.asdict(config.train), "out": str(config.out),
         "variants": list(config.variants), "calibration_samples": config.calibration_samples,
+        # int8-mixed is built against the gates verify then applies
+        "max_drop": config.gates.max_drop, "min_agreement": config.gates.min_agreement,
     }, tracker, "toolchain child")
     return _evaluate(config, tracker)
 

@@ -44,6 +44,7 @@ def run_toolchain(request: dict[str, Any], emit: Emit) -> dict[str, Any]:
     Both happen in train's staging folder, swapped in only once the bundle is complete:
     an interrupted or failed run leaves `--out` (and its `.previous`) as they were.
     """
+    from lenet_edge.gates import Gates
     from lenet_edge.toolchain.convert import convert
     from lenet_edge.toolchain.train import train
     from lenet_edge.train_config import TrainConfig
@@ -72,8 +73,9 @@ def run_toolchain(request: dict[str, Any], emit: Emit) -> dict[str, Any]:
             "epochs": epochs, "test_accuracy": record["test_accuracy"],
             "train_seconds": record["train_seconds"]})
         emit(event="start", stage="convert", total=total, detail="loading the model and data")
+        gates = Gates(request["max_drop"], request["min_agreement"])
         manifest = convert(staging, variants, request["calibration_samples"],
-                           progress=on_variant)
+                           progress=on_variant, gates=gates)
         emit(event="finished", stage="convert", cpu_seconds=cpu_seconds(), summary={
             "variants": converted, "float_test_accuracy": manifest["float_test_accuracy"]})
 

@@ -22,14 +22,17 @@ from typing import Any
 import numpy as np
 
 from lenet_edge import __version__, bundle, formats
-from lenet_edge.errors import DataError, ModelError, OutputError, UsageError
+from lenet_edge.errors import DataError, LenetEdgeError, ModelError, OutputError, UsageError
+from lenet_edge.gates import DEFAULT_GATES, Gates
 from lenet_edge.toolchain import forward as forward_graph
+from lenet_edge.toolchain import mixed_precision, splits
 from lenet_edge.toolchain import onnx as onnx_export
 from lenet_edge.toolchain import tflite as tflite_export
+from lenet_edge.toolchain.calibration import DEFAULT_CALIBRATION_SAMPLES, CalibrationChoice
 from lenet_edge.toolchain.model import read_train_info
-from lenet_edge.variants import VARIANTS, Variant, resolve_variants
+from lenet_edge.variants import VARIANTS, Variant, get_variant, resolve_variants
 
-DEFAULT_CALIBRATION_SAMPLES = 500
+__all__ = ["DEFAULT_CALIBRATION_SAMPLES", "convert"]
 Progress = Callable[[str, float], None]
 RECIPES: dict[str, dict[str, Any]] = {"tflite": tflite_export.RECIPES, "onnx": onnx_export.RECIPES}
 TOOLS = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "numpy")
@@ -42,6 +45,7 @@ class _Sources:
     forward: Any  # forward.forward_function(model)
     calibration: np.ndarray
     opset: int
+    held_out: mixed_precision.HeldOut | None = None  # only when a gated variant is chosen
     _frozen: Any = field(default=None, repr=False)
     _float_onnx: bytes | None = field(default=None, repr=False)
 
@@ -78,29 +82,42 @@ def convert(
     calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES,
     opset: int | None = None,
     progress: Progress | None = None,
+    *,
+    calibration_method: str = "minmax",
+    per_channel: bool = True,
+    gates: Gates = DEFAULT_GATES,
 ) -> dict[str, Any]:
     """Convert the model `lenet-edge train` wrote in `model_dir` and write the bundle there.
 
     Args:
         model_dir: a trained model directory (train.json + weights); the bundle goes beside.
-        variants: names from the catalogue; None or empty converts all of them. Entries for
-            other variants already in the manifest are kept if they came from the same weights.
+        variants: names from the catalogue; None or empty converts the default ones (all
+            but int8-mixed). Entries for other variants already in the manifest are kept if
+            they came from the same weights.
         calibration_samples: training images (drawn with the training seed) that calibrate
-            the int8/int16x8/onnx-int8 variants.
+            the int8/int8-mixed/int16x8/onnx-int8 variants.
         opset: ONNX opset (default 17).
         progress: called as progress(variant, seconds) after each variant converts.
+        calibration_method: minmax, entropy or percentile (onnx-int8; TFLite is min/max).
+        per_channel: weight scales per output channel (else per tensor) where calibrated.
+        gates: what int8-mixed must pass on the held-out slice (as verify on the test set).
 
     Returns:
         The manifest written to model_dir/manifest.json.
 
     Raises:
-        UsageError: unknown variant, bad calibration size, unsupported opset.
+        UsageError: unknown variant, bad calibration size or choice, unsupported opset, no
+            held-out images for int8-mixed.
         ModelError: no trained model, or weights missing or not matching train.json.
         DataError: the training dataset cannot be loaded or has changed since training.
         OutputError: model_dir cannot be written.
+        LenetEdgeError (exit 1): int8-mixed passes the gates with no mix of float layers;
+            the other variants are written, its best try is kept aside (not in the bundle).
     """
     model_dir = Path(model_dir)
     chosen = resolve_variants(variants)
+    choice = CalibrationChoice(calibration_samples, calibration_method, per_channel)
+    choice.check(chosen, RECIPES)
     opset = onnx_export.DEFAULT_OPSET if opset is None else opset
     if opset not in onnx_export.SUPPORTED_OPSETS:
         allowed = onnx_export.SUPPORTED_OPSETS
@@ -110,6 +127,7 @@ def convert(
     if not 1 <= calibration_samples <= num_train:
         raise UsageError(f"--calibration-samples {calibration_samples}: must be between 1 and "
                          f"{num_train} (the training images of {info['config']['dataset']})")
+    slices = _slices(info, calibration_samples, any(v.gated for v in chosen))
     weights = model_dir / bundle.WEIGHTS
     if not weights.is_file():
         raise ModelError(f"{weights}: missing; retrain with 'lenet-edge train --out {model_dir}'")
@@ -119,28 +137,90 @@ def convert(
     if not os.access(model_dir, os.W_OK):
         raise OutputError(f"cannot write {model_dir}: permission denied")
 
-    sources, reference = _prepare(model_dir, info, calibration_samples, opset)
+    sources, reference, hashes = _prepare(model_dir, info, slices, opset)
     converted: dict[str, tuple[Variant, bytes, dict[str, Any]]] = {}
+    failed: dict[str, tuple[Variant, mixed_precision.MixedResult]] = {}
     for variant in chosen:
-        recipe = RECIPES[variant.format][variant.name]
+        recipe = choice.apply(RECIPES[variant.format][variant.name])
         started = time.perf_counter()
-        data = EXPORTERS[variant.format](recipe, sources)
+        extra: dict[str, Any] = {}
+        found = None
+        if getattr(recipe, "accuracy_gated", False):
+            found = mixed_precision.search(sources.frozen(), recipe, sources.calibration,
+                                           sources.held_out, gates)
+            data = found.model
+            extra = {"sensitivity": found.sensitivity,
+                     "mixed_precision": found.record(gates, hashes["held_out"])}
+        else:
+            data = EXPORTERS[variant.format](recipe, sources)
         seconds = time.perf_counter() - started
-        described = formats.describe(data, variant.format, variant.file).as_manifest()
-        described["converter"] = {
-            "recipe": recipe.as_manifest(),
-            "calibration": ({"samples": calibration_samples, "seed": info["config"]["seed"],
-                             "split": "train"} if recipe.calibrate else None),
-            "seconds": round(seconds, 3),
-        }
-        converted[variant.name] = (variant, data, described)
+        if found is not None and not found.passed:
+            failed[variant.name] = (variant, found)
+        else:
+            described = formats.describe(data, variant.format, variant.file).as_manifest()
+            described["converter"] = {
+                "recipe": recipe.as_manifest(),
+                "calibration": (choice.record(recipe, info["config"]["seed"],
+                                              hashes["calibration"])
+                                if recipe.calibrate else None),
+                "seconds": round(seconds, 3),
+            }
+            converted[variant.name] = (variant, data, {**described, **extra})
         if progress:
             progress(variant.name, seconds)
-    return _write_bundle(model_dir, info, reference, converted)
+    _share_sensitivity(converted)
+    manifest = _write_bundle(model_dir, info, reference, converted, dropped=set(failed))
+    for variant, found in failed.values():
+        _keep_aside(model_dir, variant, found, gates)
+    return manifest
 
 
-def _prepare(model_dir: Path, info: dict, calibration_samples: int, opset: int):
-    """Load data and model; return the exporters' sources and the float reference."""
+def _slices(info: dict, calibration_samples: int, held_out: bool) -> dict[str, np.ndarray]:
+    """Indices into the training split: calibration images and (for int8-mixed) held-out ones.
+
+    Raises:
+        UsageError: int8-mixed is chosen and no training image is held out for it.
+    """
+    config, num_train = info["config"], int(info["dataset"]["num_train"])
+    picked = {"calibration": splits.calibration_indices(num_train, calibration_samples,
+                                                        config["seed"])}
+    if held_out:
+        split = float(config.get("validation_split", 0))
+        picked["held_out"] = splits.held_out_indices(num_train, split, config["seed"],
+                                                     picked["calibration"])
+        if not len(picked["held_out"]):
+            raise UsageError(
+                "int8-mixed is judged on the training run's validation slice, minus the "
+                f"calibration images: none is left (validation split {split:g}, "
+                f"{calibration_samples} calibration images); use fewer --calibration-samples "
+                "or retrain with a --validation-split")
+    return picked
+
+
+def _share_sensitivity(converted: dict[str, tuple[Variant, bytes, dict[str, Any]]]) -> None:
+    """int8 converted in the same run as int8-mixed is the search's all-int8 start (same
+    recipe, same calibration images): give it the sensitivity measured there (explain)."""
+    if "int8" in converted and "int8-mixed" in converted:
+        converted["int8"][2]["sensitivity"] = converted["int8-mixed"][2]["sensitivity"]
+
+
+def _keep_aside(model_dir: Path, variant: Variant, found: mixed_precision.MixedResult,
+                gates: Gates) -> None:
+    """Write a gated variant's best try beside the bundle and fail with one line (exit 1)."""
+    path = model_dir / variant.candidate_file
+    bundle.write_bytes(path, found.model)
+    best = found.result
+    layers = ", ".join(best.float_layers) or "no layer"
+    reasons = "; ".join(gates.failures(best.delta_points, best.agreement))
+    raise LenetEdgeError(
+        f"{variant.name}: no mix of float layers passes the gates on the held-out training "
+        f"images; the best keeps {layers} in float ({reasons}); kept aside as {path}, "
+        "not in the bundle")
+
+
+def _prepare(model_dir: Path, info: dict, slices: dict[str, np.ndarray], opset: int):
+    """Load data and model; return the exporters' sources, the float reference and the
+    records of the images drawn (calibration's sha256; the held-out slice's size and sha256)."""
     from lenet_edge.data import datasets as data
     from lenet_edge.data.preprocess import preprocess
     from lenet_edge.toolchain.model import load_trained
@@ -153,22 +233,35 @@ def _prepare(model_dir: Path, info: dict, calibration_samples: int, opset: int):
                         f"{model_dir} was trained on (fingerprint {dataset.fingerprint[:12]} "
                         f"!= {trained_on[:12]}); convert where it was trained, or retrain")
     model, info = load_trained(model_dir)
-    picked = np.random.default_rng(config["seed"]).choice(
-        dataset.num_train, size=calibration_samples, replace=False
-    )
-    calibration = preprocess(dataset.x_train[np.sort(picked)])
+    raw = np.asarray(dataset.x_train)[slices["calibration"]]
+    calibration = preprocess(raw)
+    hashes: dict[str, Any] = {"calibration": splits.images_sha256(raw)}
     logits = model.predict(preprocess(dataset.x_test), batch_size=1024, verbose=0)
     reference = bundle.Reference(images=np.asarray(dataset.x_test), labels=dataset.y_test,
                                  logits=np.asarray(logits, dtype=np.float32))
     forward = forward_graph.forward_function(model)
     forward_graph.check_same_as_model(forward, model, calibration[:32])
-    return _Sources(forward=forward, calibration=calibration, opset=opset), reference
+    sources = _Sources(forward=forward, calibration=calibration, opset=opset)
+    if "held_out" in slices:
+        raw = np.asarray(dataset.x_train)[slices["held_out"]]
+        images = preprocess(raw)
+        sources.held_out = mixed_precision.HeldOut(
+            images=images, labels=np.asarray(dataset.y_train)[slices["held_out"]],
+            float_logits=np.asarray(model.predict(images, batch_size=1024, verbose=0)))
+        hashes["held_out"] = {"images": len(raw), "split": "train (validation slice)",
+                              "images_sha256": splits.images_sha256(raw)}
+    return sources, reference, hashes
 
 
 def _write_bundle(model_dir: Path, info: dict, reference: bundle.Reference,
-                  converted: dict[str, tuple[Variant, bytes, dict[str, Any]]]) -> dict[str, Any]:
+                  converted: dict[str, tuple[Variant, bytes, dict[str, Any]]],
+                  dropped: set[str]) -> dict[str, Any]:
+    """Write the artifacts, reference.npz, then the manifest; `dropped` variants (a gated one
+    that failed this run) lose their old entry and file: they describe other gates."""
     weights = bundle.file_entry(model_dir / bundle.WEIGHTS)  # what was loaded: sha256-checked
     artifacts = _kept_artifacts(model_dir, weights["sha256"])
+    for name in dropped:
+        artifacts.pop(name, None)
     for name, (variant, data, described) in converted.items():
         path = model_dir / variant.file
         bundle.write_bytes(path, data)
@@ -186,6 +279,8 @@ def _write_bundle(model_dir: Path, info: dict, reference: bundle.Reference,
         "artifacts": _catalogue_order(artifacts),
     }
     bundle.write_json(model_dir / bundle.MANIFEST, manifest)
+    for name in dropped:  # no longer vouched for: gone, so no one takes it for the variant
+        (model_dir / get_variant(name).file).unlink(missing_ok=True)
     return manifest
 
 

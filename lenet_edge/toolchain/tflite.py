@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -29,12 +30,16 @@ class TFLiteRecipe:
     ops_set: str = "TFLITE_BUILTINS"  # a tf.lite.OpsSet member; builtins only, never SELECT_TF_OPS
     io_type: str | None = None  # inference_input_type / inference_output_type, e.g. "int8"
     per_channel_dense: bool = True  # False: one weight scale per dense layer (see "dynamic")
+    per_channel: bool = True  # False: one weight scale per tensor everywhere (--per-tensor)
+    # int8-mixed: layers revert to float until the gates pass (toolchain/mixed_precision.py)
+    accuracy_gated: bool = False
 
     def as_manifest(self) -> dict:
         return asdict(self)
 
 
 _PER_TENSOR_DENSE = "_experimental_disable_per_channel_quantization_for_dense_layers"
+_PER_TENSOR = "_experimental_disable_per_channel"  # also what QuantizationDebugger reads
 
 RECIPES: dict[str, TFLiteRecipe] = {
     "fp32": TFLiteRecipe(),
@@ -45,6 +50,11 @@ RECIPES: dict[str, TFLiteRecipe] = {
     "dynamic": TFLiteRecipe(optimize=True, per_channel_dense=False),
     "int8": TFLiteRecipe(optimize=True, calibrate=True, ops_set="TFLITE_BUILTINS_INT8",
                          io_type="int8"),
+    # int8's settings; which layers stay float is searched against the gates. Float I/O: a
+    # model with float ops is not integer-only anyway, and a float last layer then gives
+    # float logits (int8 logits tie: on Fashion-MNIST that alone caps agreement near 99.65%).
+    "int8-mixed": TFLiteRecipe(optimize=True, calibrate=True, ops_set="TFLITE_BUILTINS_INT8",
+                               accuracy_gated=True),
     "int16x8": TFLiteRecipe(
         optimize=True, calibrate=True,
         ops_set="EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8",
@@ -67,26 +77,40 @@ def export_tflite(frozen, recipe: TFLiteRecipe, calibration: np.ndarray | None) 
 
     Args:
         frozen: the forward pass from `forward.frozen`.
-        recipe: a row of RECIPES.
+        recipe: a row of RECIPES, not an accuracy-gated one (mixed_precision.search makes
+            those: it needs the gates and held-out images).
         calibration: float32 (N, 28, 28, 1) training images through `data.preprocess`;
             required when the recipe calibrates.
     """
-    # Known, benign chatter, silenced: the trackable_obj deprecation (see the module
-    # docstring), "Statistics for quantized inputs were expected" (int8 inputs take their
-    # scale from the calibration data, as intended) and the quantiser's native
-    # "fully_quantize: 0, ..." line. Converter errors still arrive as Python exceptions.
+    if recipe.accuracy_gated:
+        raise ValueError("an accuracy-gated recipe is built by mixed_precision.search")
+    with quiet_converter():
+        return converter_for(frozen, recipe, calibration).convert()
+
+
+@contextmanager
+def quiet_converter() -> Iterator[None]:
+    """Silence the converter's known, benign chatter.
+
+    The trackable_obj deprecation (see the module docstring), "Statistics for quantized
+    inputs were expected" (int8 inputs take their scale from the calibration data, as
+    intended), tf.lite.Interpreter's move to LiteRT, and the quantiser's native
+    "fully_quantize: 0, ..." line. Converter errors still arrive as Python exceptions.
+    """
     absl_logger = logging.getLogger("absl")
     level = absl_logger.level
     absl_logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings(), native_stderr_silenced():
             warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
-            return _converter(frozen, recipe, calibration).convert()
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+            yield
     finally:
         absl_logger.setLevel(level)
 
 
-def _converter(frozen, recipe: TFLiteRecipe, calibration: np.ndarray | None):
+def converter_for(frozen, recipe: TFLiteRecipe, calibration: np.ndarray | None):
+    """A TFLiteConverter set up as `recipe` says (the mixed-precision search starts here)."""
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
@@ -103,9 +127,15 @@ def _converter(frozen, recipe: TFLiteRecipe, calibration: np.ndarray | None):
         converter.inference_input_type = getattr(tf, recipe.io_type)
         converter.inference_output_type = getattr(tf, recipe.io_type)
     if not recipe.per_channel_dense:
-        # A private converter switch (TF 2.21): fail loudly if a TF upgrade drops it, rather
-        # than silently write a model that older runtimes refuse.
-        if not hasattr(converter, _PER_TENSOR_DENSE):
-            raise RuntimeError(f"this TensorFlow has no TFLiteConverter.{_PER_TENSOR_DENSE}")
-        setattr(converter, _PER_TENSOR_DENSE, True)
+        _set_private(converter, _PER_TENSOR_DENSE)
+    if not recipe.per_channel:
+        _set_private(converter, _PER_TENSOR)
     return converter
+
+
+def _set_private(converter, switch: str) -> None:
+    """Turn on a private converter switch (TF 2.21 has both): fail loudly if a TF upgrade
+    drops it, rather than silently write a model other than the one asked for."""
+    if not hasattr(converter, switch):
+        raise RuntimeError(f"this TensorFlow has no TFLiteConverter.{switch}")
+    setattr(converter, switch, True)

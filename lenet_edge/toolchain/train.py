@@ -54,6 +54,7 @@ def _fit_and_save(config: TrainConfig, dataset, staging: Path, on_epoch) -> dict
 
     from lenet_edge.data.preprocess import preprocess
     from lenet_edge.toolchain.model import build_lenet5
+    from lenet_edge.toolchain.splits import fit_and_validation_indices
 
     # Same seed, same machine -> identical weights: seed every RNG, make TF ops deterministic.
     keras.utils.set_random_seed(config.seed)
@@ -62,10 +63,8 @@ def _fit_and_save(config: TrainConfig, dataset, staging: Path, on_epoch) -> dict
     x_train = preprocess(dataset.x_train)
     y_train = keras.utils.to_categorical(dataset.y_train, 10)  # one-hot: label smoothing
     x_val = y_val = None
-    if config.validation_split > 0:
-        order = np.random.default_rng(config.seed).permutation(len(x_train))
-        n_val = max(1, int(round(len(x_train) * config.validation_split)))
-        val, fit = order[:n_val], order[n_val:]
+    if config.validation_split > 0:  # convert's held-out slice is drawn the same way
+        fit, val = fit_and_validation_indices(len(x_train), config.validation_split, config.seed)
         x_val, y_val, x_train, y_train = x_train[val], y_train[val], x_train[fit], y_train[fit]
 
     steps_per_epoch = int(np.ceil(len(x_train) / config.batch_size))

@@ -1,0 +1,188 @@
+"""Accuracy-gated mixed precision: int8, with the fewest layers kept in float that pass the gates.
+
+The search, after NNCF's quantize_with_accuracy_control, with the TFLite converter's own
+mechanics (QuantizationDebugger calibrates once; QuantizationDebugOptions.denylisted_nodes
+keeps the listed ops' outputs, and so the ops, in float):
+
+1. quantise everything and judge it on the held-out slice (splits.py) with the gates;
+2. measure each weighted layer's sensitivity: the top-1 agreement gained when that layer
+   alone stays float (error statistics do not find it: on Fashion-MNIST the first
+   convolution has the smallest rmse/scale of the five and the largest gain, issue 12);
+3. keep the most sensitive layer in float, then the two most sensitive, ... until a mix
+   passes; stop there. At most all layers but one: a model with every layer in float is
+   fp32. Each try is one quantisation of the calibrated model (~10 ms) and one evaluation.
+
+Measured (TF 2.21, 2 cores): the whole search on digits takes about a second.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from lenet_edge.conversion_records import FloatLayer, Trial
+from lenet_edge.gates import Gates
+from lenet_edge.runtime.layer_match import keras_layer
+from lenet_edge.toolchain import tflite as tflite_export
+
+# Ops with weights: the layers a mixed variant may keep in float.
+WEIGHTED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"})
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The images the candidates are judged on, with the float model's answers."""
+
+    images: np.ndarray  # float32 (N, 28, 28, 1), through data.preprocess
+    labels: np.ndarray  # int (N,)
+    float_logits: np.ndarray  # float32 (N, 10), the Keras model's
+
+    def judge(self, logits: np.ndarray, float_layers: Sequence[str], gates: Gates) -> Trial:
+        """A candidate's agreement and accuracy change versus float, and the gates' verdict."""
+        predicted = logits.argmax(1)
+        agreement = float(np.mean(predicted == self.float_logits.argmax(1)))
+        delta = 100 * float(np.mean(predicted == self.labels)
+                            - np.mean(self.float_logits.argmax(1) == self.labels))
+        return Trial(tuple(float_layers), agreement, delta, not gates.failures(delta, agreement))
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A weighted layer of the calibrated model: its Keras name and its output tensor."""
+
+    name: str
+    node: str  # what QuantizationDebugOptions.denylisted_nodes names
+
+
+@dataclass(frozen=True)
+class MixedResult:
+    """What the search found: `model` passed the gates if `passed`, else it is the best try."""
+
+    model: bytes
+    passed: bool
+    float_layers: tuple[FloatLayer, ...]
+    sensitivity: dict[str, float]  # Keras layer -> agreement gained alone in float
+    int8: Trial
+    result: Trial
+    trials: tuple[Trial, ...]
+
+    def record(self, gates: Gates, held_out: dict) -> dict:
+        """The manifest's `mixed_precision` field (conversion_records.MixedPrecisionRecord)."""
+        return {
+            "gates": gates.to_dict(), "held_out": held_out,
+            "float_layers": [{"layer": f.layer, "node": f.node,
+                              "agreement_gain": round(f.agreement_gain, 6)}
+                             for f in self.float_layers],
+            "int8": self.int8.to_dict(), "result": self.result.to_dict(),
+            "trials": [trial.to_dict() for trial in self.trials],
+        }
+
+
+def search(frozen, recipe: tflite_export.TFLiteRecipe, calibration: np.ndarray,
+           held_out: HeldOut, gates: Gates) -> MixedResult:
+    """Find the fewest float layers (most sensitive first) with which int8 passes `gates`.
+
+    Args:
+        frozen: the forward pass from `forward.frozen`.
+        recipe: an accuracy-gated row of tflite.RECIPES (int8-mixed).
+        calibration: the calibration images, as for export_tflite.
+        held_out: where candidates are judged; not the test set.
+        gates: the same gates verify applies.
+    """
+    import tensorflow as tf
+
+    debug = tf.lite.experimental
+    with tflite_export.quiet_converter():
+        converter = tflite_export.converter_for(frozen, replace(recipe, accuracy_gated=False),
+                                                calibration)
+        # fully_quantize=False: float input and output (QUANTIZE/DEQUANTIZE inside), see
+        # the int8-mixed recipe. int8's decisions are the same: dequantising is monotonic.
+        debugger = debug.QuantizationDebugger(
+            converter=converter, debug_dataset=tflite_export.representative_dataset(calibration),
+            debug_options=debug.QuantizationDebugOptions(fully_quantize=False))
+        layers = weighted_layers(debugger.calibrated_model)
+
+        def attempt(float_layers: Sequence[Layer]) -> tuple[bytes, Trial]:
+            debugger.options = debug.QuantizationDebugOptions(
+                fully_quantize=False, denylisted_nodes=[layer.node for layer in float_layers])
+            model = debugger.get_nondebug_quantized_model()
+            trial = held_out.judge(run_tflite(model, held_out.images),
+                                   [layer.name for layer in float_layers], gates)
+            return model, trial
+
+        tried = [attempt([])]
+        alone = {layer.name: attempt([layer]) for layer in layers}
+    int8 = tried[0][1]
+    sensitivity = {name: trial.agreement - int8.agreement for name, (_, trial) in alone.items()}
+    # Most sensitive first; a tie keeps graph order (the earlier layer feeds more of the net).
+    ranked = sorted(layers, key=lambda layer: -sensitivity[layer.name])
+    if not int8.passed:
+        with tflite_export.quiet_converter():
+            for count in range(1, len(layers)):
+                tried.append(alone[ranked[0].name] if count == 1 else attempt(ranked[:count]))
+                if tried[-1][1].passed:
+                    break
+    model, result = tried[-1]
+    if not result.passed:  # nothing passed: keep the try closest to the float model
+        model, result = max([*tried, *alone.values()], key=lambda t: (
+            t[1].agreement, t[1].delta_points, -len(t[1].float_layers)))
+    kept = [layer for layer in ranked if layer.name in result.float_layers]
+    return MixedResult(
+        model=model, passed=result.passed,
+        float_layers=tuple(FloatLayer(layer.name, layer.node, sensitivity[layer.name])
+                           for layer in kept),
+        sensitivity={name: round(gain, 6) for name, gain in sensitivity.items()},
+        int8=int8, result=result,
+        trials=(int8, *(trial for _, trial in alone.values()),
+                *(trial for _, trial in tried[2:])),
+    )
+
+
+def weighted_layers(calibrated: bytes) -> list[Layer]:
+    """The weighted ops of a calibrated (still float) model, in graph order, named by layer.
+
+    The Keras layer comes from the tensor names, as explain reads it (layer_match.keras_layer):
+    the last dense layer's output is named "Identity", so its weights' names are asked too.
+    Names must differ: they key the sensitivity record.
+    """
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_content=calibrated)
+    tensors = {t["index"]: t["name"] for t in interpreter.get_tensor_details()}
+    layers = []
+    for op in interpreter._get_ops_details():  # as QuantizationDebugger does
+        if op["op_name"] not in WEIGHTED_OPS:
+            continue
+        node = tensors[op["outputs"][0]]
+        # inputs[0] is the activation coming in (the previous layer's name); then weights.
+        name = keras_layer(node, *(tensors[i] for i in op["inputs"][1:] if i >= 0)) or node
+        layers.append(Layer(name if name not in {x.name for x in layers} else node, node))
+    return layers
+
+
+def run_tflite(model: bytes, images: np.ndarray) -> np.ndarray:
+    """Float logits of a TFLite model on float images, in one batch, int8 I/O applied."""
+    import tensorflow as tf
+
+    with warnings.catch_warnings():  # TF's interpreter moving to LiteRT: not ours to act on
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+        interpreter = tf.lite.Interpreter(model_content=model)
+    inp = interpreter.get_input_details()[0]
+    interpreter.resize_tensor_input(inp["index"], images.shape)
+    interpreter.allocate_tensors()
+    x = images
+    if inp["dtype"] != np.float32:
+        scale, zero = inp["quantization"]
+        info = np.iinfo(inp["dtype"])
+        x = np.clip(np.round(images / scale) + zero, info.min, info.max).astype(inp["dtype"])
+    interpreter.set_tensor(inp["index"], x)
+    interpreter.invoke()
+    out = interpreter.get_output_details()[0]
+    y = interpreter.get_tensor(out["index"])
+    if out["dtype"] != np.float32:
+        scale, zero = out["quantization"]
+        y = (y.astype(np.float32) - zero) * scale
+    return y
