@@ -294,3 +294,23 @@ def test_the_report_figure_draws_every_explained_variant(explained, digits_bundl
     png = layer_snr(found)
     assert png.startswith(b"\x89PNG")
     assert layer_snr(None) is None and layer_snr(Explanations("b", ())) is None
+
+
+def test_pure_rounding_is_0_29_steps():
+    from lenet_edge.runtime.layer_error import ROUNDING_FLOOR, ErrorSums
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 10, 200_000)
+    scale = 0.05
+    sums = ErrorSums()
+    for part in np.array_split(x, 3):  # summed batch by batch, as explain does
+        sums.add(part, np.round(part / scale) * scale)
+    # Rounding errors are uniform on [-s/2, s/2]: RMSE s/sqrt(12). 200,000 samples put the
+    # estimate within 0.3% of it.
+    assert sums.rmse_over_scale(scale) == pytest.approx(ROUNDING_FLOOR, rel=0.003)
+    assert sums.snr_db == pytest.approx(10 * np.log10(np.mean(x ** 2) / sums.mse), rel=1e-9)
+    assert sums.max_abs <= scale / 2 + 1e-12
+    same = ErrorSums()
+    same.add(x, x)
+    assert same.mse == 0.0 and same.snr_db is None and same.cosine == 1.0
+    assert same.rmse_over_scale(None) is None  # a float output has no steps
