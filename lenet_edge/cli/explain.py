@@ -18,6 +18,7 @@ from lenet_edge.cli.runtime_options import (
 from lenet_edge.schema import strict_json
 from lenet_edge.variants import VARIANTS
 
+# runtime.explain.QUANTISED_VARIANTS, spelled out here: that module imports numpy, --help may not.
 _QUANTISED = ", ".join(v.name for v in VARIANTS if v.quantised)
 
 
