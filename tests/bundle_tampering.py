@@ -110,3 +110,33 @@ def replace_reference(bundle_dir: Path, **arrays) -> None:
     bundle.write_bytes(path, buf.getvalue())
     manifest["reference"].update(bundle.file_entry(path))
     bundle.write_json(bundle_dir / bundle.MANIFEST, manifest)
+
+
+def with_class_penalty(data: bytes, label: int, logits: float) -> bytes:
+    """A .tflite model whose class `label` scores `logits` lower on every image: the bias of
+    its last FULLY_CONNECTED (the logits layer) lowered in place, in the bias's own type (an
+    int32/int64 bias by `logits` over its per-channel scale), as a model that learned that
+    class badly would score it. Nothing else in the file changes."""
+    import numpy as np
+
+    from lenet_edge.formats.flatbuffer import FlatBuffer
+    from lenet_edge.formats.tflite_graph import read_graph
+
+    graph = read_graph(data)
+    logits_layer = [op for op in graph.operators if op.op == "FULLY_CONNECTED"][-1]
+    bias = graph.tensors[logits_layer.inputs[2]]
+    fb = FlatBuffer(data, "model", "TFLite model")
+    model = fb.deref(0)
+    tensor = fb.tables(fb.tables(model, 2)[0], 0)[bias.index]  # subgraph 0's tensors
+    buffer = fb.tables(model, 4)[fb.scalar(tensor, 2, "I", 0)]  # Model.buffers[Tensor.buffer]
+    start, size = fb.vector(buffer, 0, 1)
+    if not size:  # stored past the flatbuffer (offset, size)
+        start, size = fb.scalar(buffer, 1, "Q", 0), fb.scalar(buffer, 2, "Q", 0)
+    values = np.frombuffer(data[start:start + size], dtype=bias.dtype).copy()
+    if bias.dtype.startswith("float"):
+        values[label] -= logits
+    else:
+        values[label] -= round(logits / bias.scales[label])
+    patched = bytearray(data)
+    patched[start:start + size] = values.tobytes()
+    return bytes(patched)

@@ -192,8 +192,9 @@ def _row(variant="int8", p50=10.0, batch=1):
 def test_compare_flags_rows_slower_than_allowed():
     found = regression.compare([_row(p50=12.0), _row("fp32", 10.5)],
                                [_row(p50=10.0), _row("fp32", 10.0)], max_slowdown_pct=10)
-    assert [(c.variant, round(c.slowdown_pct), c.regressed) for c in found] == [
+    assert [(c.variant, round(c.change), c.failed) for c in found.rows] == [
         ("int8", 20, True), ("fp32", 5, False)]
+    assert not found.passed
 
 
 def test_compare_without_common_rows_is_a_usage_error():

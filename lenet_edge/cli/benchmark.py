@@ -97,7 +97,9 @@ def benchmark(
         if len(report.thread_counts) > 1:
             console.print(_recommendations(report.recommendations))
         if report.comparison:
-            console.print(_comparison_table(data["comparison"]))
+            from lenet_edge.cli.regression_table import regression_view
+
+            console.print(regression_view(report.comparison, console))
     if not report.passed:
         raise typer.Exit(1)
 
@@ -184,17 +186,3 @@ def _recommendations(rows):
     lines.append(f"  rule: {RULE}")
     return Text("\n".join(lines))
 
-
-def _comparison_table(comparison: dict):
-    from rich import box
-    from rich.table import Table
-
-    table = Table(box=box.SIMPLE_HEAD, title=f"against baseline: median slowdown <= "
-                        f"{comparison['max_slowdown_pct']:g}%")
-    for column in ("variant", "runtime", "batch", "baseline p50 µs", "p50 µs", "slowdown"):
-        table.add_column(column, justify="left" if column in ("variant", "runtime") else "right")
-    for c in comparison["rows"]:
-        colour = "red" if c["regressed"] else "green"
-        table.add_row(c["variant"], c["runtime"], str(c["batch"]), f"{c['baseline_p50_us']:.1f}",
-                      f"{c['p50_us']:.1f}", f"[{colour}]{c['slowdown_pct']:+.1f}%[/]")
-    return table

@@ -16,10 +16,11 @@ from lenet_edge.cli.runtime_options import (
     Runtimes,
     Variants,
     check_outputs,
+    field_help,
     stdout_console,
     write_output,
 )
-from lenet_edge.gates import DEFAULT_GATES
+from lenet_edge.gates import DEFAULT_GATES, DEFAULT_REGRESSION_GATES, RegressionGates
 from lenet_edge.schema import strict_json
 
 
@@ -37,10 +38,25 @@ def verify(
     markdown_out: Annotated[Path | None, typer.Option(
         "--markdown", help="Write a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY).")] = None,
     save: saved_results.SaveResults = None,
+    baseline: Annotated[Path | None, typer.Option(
+        "--baseline", help="A baseline bundle (the model shipped today): exit 1 when this "
+        "bundle's float model or a variant is less accurate than the baseline's, overall "
+        "or on any one class, by more than allowed.")] = None,
+    max_regression: Annotated[float | None, typer.Option(
+        "--max-regression", help=field_help(RegressionGates, "max_regression"),
+        show_default=str(DEFAULT_REGRESSION_GATES.max_regression))] = None,
+    max_class_regression: Annotated[float | None, typer.Option(
+        "--max-class-regression", help=field_help(RegressionGates, "max_class_regression"),
+        show_default=str(DEFAULT_REGRESSION_GATES.max_class_regression))] = None,
 ) -> None:
     """Run every variant on the bundle's reference images; exit 1 if a gate fails.
 
     A variant a requested runtime cannot load is incompatible (op and version named): exit 1.
+
+    With --baseline OLD_BUNDLE: the float model and each variant are also compared with
+    OLD_BUNDLE's (same variant, same runtime) on this bundle's reference images: accuracy,
+    accuracy per class, agreement. Exit 1 when one is worse by more than --max-regression
+    points, or --max-class-regression on any class.
 
     The results are kept in the bundle as MODEL_DIR/verify.json for 'lenet-edge report',
     unless --json FILE names another file or --no-save is given.
@@ -50,20 +66,30 @@ def verify(
     from rich.console import Console
 
     from lenet_edge import bundle
+    from lenet_edge.errors import UsageError
     from lenet_edge.gates import Gates
     from lenet_edge.runtime.verify import check_limit
     from lenet_edge.runtime.verify import verify as run_verify
 
     gates = Gates(max_drop, min_agreement)  # usage errors before anything loads
+    budget = {key: value for key, value in (("max_regression", max_regression),
+                                            ("max_class_regression", max_class_regression))
+              if value is not None}
+    if budget and baseline is None:
+        raise UsageError(f"--{next(iter(budget)).replace('_', '-')} needs --baseline OLD_BUNDLE")
+    regression_gates = RegressionGates(**budget)
     check_limit(limit)
     saved = saved_results.destination(model_dir, bundle.VERIFY_JSON, save, json_out)
     check_outputs(model_dir, {"--json": json_out, "--junit": junit_out,
                               "--markdown": markdown_out,
                               "--save": saved})  # not after minutes of work
+    if baseline is not None:  # nor may a report overwrite the baseline's own files
+        check_outputs(baseline, {"--json": json_out, "--junit": junit_out,
+                                 "--markdown": markdown_out})
     err = Console(stderr=True)
     report = run_verify(
         model_dir, variants=variant or None, runtimes=runtime or ("auto",), gates=gates,
-        limit=limit,
+        limit=limit, baseline=baseline, regression_gates=regression_gates,
         progress=lambda label, done, total: err.print(f"[{done}/{total}] verified {label}"),
     )
     data = report.to_dict()
@@ -83,6 +109,10 @@ def verify(
     else:
         console = stdout_console()
         console.print(_table(report, console))
+        if report.baseline is not None:
+            from lenet_edge.cli.regression_table import regression_view
+
+            console.print(regression_view(report.baseline, console))
     if not report.passed:
         raise typer.Exit(1)
 

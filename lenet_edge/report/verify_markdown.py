@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from lenet_edge.results.regression import RegressionReport
     from lenet_edge.results.verify import VerifyReport
 
 _MARK = {"pass": "✅ pass", "fail": "❌ fail", "incompatible": "⛔ incompatible",
@@ -50,7 +51,8 @@ def md(template: str, *args: Any, **kwargs: Any) -> str:
 
 def verify_markdown(report: VerifyReport) -> str:
     """A heading with the verdict, the gates, the results table (results/tables.py), then the
-    findings: messages, worst images, skipped variants."""
+    findings: messages, worst images, skipped variants; with --baseline, a section for the
+    check against the baseline model."""
     from lenet_edge.report.markdown import table_markdown
     from lenet_edge.results.tables import verify_table
 
@@ -70,4 +72,24 @@ def verify_markdown(report: VerifyReport) -> str:
     ]
     if table.notes:
         lines += ["", *(md("- {}", note) for note in table.notes)]
+    if report.baseline is not None:
+        lines += ["", *regression_markdown(report.baseline)]
     return "\n".join(lines) + "\n"
+
+
+def regression_markdown(report: RegressionReport) -> list[str]:
+    """The check against a baseline (results/tables.py `regression_table`): a heading with
+    its verdict, the budgets, the table, then one line per failure and what was not compared."""
+    from lenet_edge.report.markdown import table_markdown
+    from lenet_edge.results.tables import regression_table
+
+    table = regression_table(report)
+    status = table.header.index("status")
+    for row, mark in zip(table.rows, table.marks, strict=True):
+        row[status] = _MARK.get(mark, mark)
+    lines = [f"#### against baseline: {'passed' if report.passed else 'FAILED'}", "",
+             md("{}: {}.", report.baseline, table.caption), "",
+             *table_markdown(replace(table, caption="", notes=[]))]
+    if table.notes:
+        lines += ["", *(md("- {}", note) for note in table.notes)]
+    return lines

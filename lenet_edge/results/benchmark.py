@@ -1,7 +1,8 @@
 """benchmark.json: one BenchmarkResult per variant x runtime x threads x batch, and context.
 
 Context: the machine, the timing policy, how thread counts were scheduled, the recommended
-count per variant x runtime, cold starts, and the check against a baseline. Field names are
+count per variant x runtime, cold starts, and the check against a baseline (`comparison`: a
+RegressionReport, the shape `verify --baseline` writes too). Field names are
 the JSON's; `from_dict` checks what the tables, figures and recommendation compute with.
 """
 
@@ -11,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lenet_edge import schema
+from lenet_edge.results.regression import FAIL, P50, PASS, RegressionReport, RegressionRow
 from lenet_edge.results.skipped import Skipped, skipped_from
 from lenet_edge.runtime.cold_start import ColdStart
 from lenet_edge.runtime.threads import ThreadRecommendation
@@ -80,32 +82,6 @@ class BenchmarkResult:
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """One row's median latency against a baseline's (benchmark --compare)."""
-
-    variant: str
-    runtime: str
-    batch: int
-    threads: int
-    baseline_p50_us: float
-    p50_us: float
-    slowdown_pct: float  # positive: slower than the baseline
-    regressed: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, row: dict[str, Any], where: str) -> Comparison:
-        f = schema.field
-        return cls(*(f(row, key, str, where) for key in ("variant", "runtime")),
-                   *(f(row, key, int, where) for key in ("batch", "threads")),
-                   *(f(row, key, float, where)
-                     for key in ("baseline_p50_us", "p50_us", "slowdown_pct")),
-                   f(row, "regressed", bool, where))
-
-
-@dataclass(frozen=True)
 class BenchmarkReport:
     """Machine description, one row per variant x runtime x threads x batch, and checks."""
 
@@ -114,8 +90,7 @@ class BenchmarkReport:
     policy: dict[str, int | float]  # runs, min_time, warmup, warmup_time (TimingPolicy)
     results: tuple[BenchmarkResult, ...]
     skipped: tuple[Skipped, ...] = ()
-    comparison: tuple[Comparison, ...] | None = None  # None: no --compare baseline
-    max_slowdown_pct: float | None = None
+    comparison: RegressionReport | None = None  # None: no --compare baseline
     notes: tuple[str, ...] = ()
     schedule: dict[str, Any] = field(default_factory=dict)  # how thread counts were timed
     recommendations: tuple[ThreadRecommendation, ...] = ()
@@ -124,7 +99,7 @@ class BenchmarkReport:
     @property
     def passed(self) -> bool:
         """False only when a baseline was given and some row is slower than allowed."""
-        return not any(c.regressed for c in self.comparison or ())
+        return self.comparison is None or self.comparison.passed
 
     @property
     def thread_counts(self) -> list[int]:
@@ -135,9 +110,7 @@ class BenchmarkReport:
             "passed": self.passed, "bundle": self.bundle, "machine": self.machine,
             "policy": dict(self.policy), "results": [r.to_dict() for r in self.results],
             "skipped": [s.to_dict() for s in self.skipped],
-            "comparison": None if self.comparison is None else {
-                "max_slowdown_pct": self.max_slowdown_pct,
-                "rows": [c.to_dict() for c in self.comparison]},
+            "comparison": None if self.comparison is None else self.comparison.to_dict(),
             "notes": list(self.notes), "schedule": self.schedule,
             "recommendations": [r.to_dict() for r in self.recommendations],
             "cold_start": None if self.cold_start is None else [
@@ -164,17 +137,33 @@ class BenchmarkReport:
             bundle=f(data, "bundle", str, optional=True) or "",
             machine=f(data, "machine", dict, optional=True) or {}, policy=_policy(data),
             results=results, skipped=skipped_from(data),
-            comparison=None if comparison is None else tuple(
-                Comparison.from_dict(row, f"comparison.rows[{i}]")
-                for i, row in enumerate(schema.rows(comparison, "rows", where="comparison"))),
-            max_slowdown_pct=None if comparison is None else f(
-                comparison, "max_slowdown_pct", float, "comparison", nullable=True),
+            comparison=None if comparison is None else _comparison(comparison),
             notes=tuple(notes), schedule=_schedule(data),
             recommendations=tuple(_recommendation(row, f"recommendations[{i}]") for i, row
                                   in enumerate(schema.rows(data, "recommendations",
                                                            optional=True))),
             cold_start=_cold_starts(data),
         )
+
+
+def _comparison(data: dict[str, Any]) -> RegressionReport:
+    """`comparison`: a RegressionReport, or the shape lenet-edge 0.1 wrote (max_slowdown_pct
+    beside rows of baseline_p50_us, p50_us, slowdown_pct, regressed), read into one."""
+    if "gates" in data:
+        return RegressionReport.from_dict(data, "comparison")
+    f = schema.field
+    allowed = f(data, "max_slowdown_pct", float, "comparison", nullable=True)
+    rows = []
+    for i, row in enumerate(schema.rows(data, "rows", where="comparison")):
+        where = f"comparison.rows[{i}]"
+        rows.append(RegressionRow(
+            f(row, "variant", str, where), f(row, "runtime", str, where), P50,
+            *(f(row, key, float, where) for key in ("baseline_p50_us", "p50_us",
+                                                     "slowdown_pct")),
+            allowed, FAIL if f(row, "regressed", bool, where) else PASS,
+            batch=f(row, "batch", int, where), threads=f(row, "threads", int, where)))
+    return RegressionReport("", {} if allowed is None else {"max_slowdown_pct": allowed},
+                            tuple(rows))
 
 
 def _at_least(row: dict[str, Any], key: str, where: str, low: int,

@@ -1,10 +1,12 @@
 """Each result table built once, as rows of plain text; renderers only add the markup.
 
-`verify_table` and `benchmark_table` hold every column a view of them shows. The views pick
-columns by header (`Table.select`): `lenet-edge verify` / `benchmark` print them with rich
-(cli/), `verify --markdown` and the bundle report write Markdown and HTML (report/), and
-`deploy` prints the device's figures beside the local ones (deploy/tables.py). A figure is
-formatted here, once, so the terminal, the page and the CI summary show the same digits.
+`verify_table` and `benchmark_table` hold every column a view of them shows;
+`regression_table` is both commands' check against a baseline (`verify --baseline`,
+`benchmark --compare`). The views pick columns by header (`Table.select`): `lenet-edge
+verify` / `benchmark` print them with rich (cli/), `verify --markdown` and the bundle report
+write Markdown and HTML (report/), and `deploy` prints the device's figures beside the local
+ones (deploy/tables.py). A figure is formatted here, once, so the terminal, the page and the
+CI summary show the same digits.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from lenet_edge.results import regression
 from lenet_edge.results.benchmark import OK, BenchmarkReport, BenchmarkResult
+from lenet_edge.results.regression import RegressionReport, RegressionRow
 from lenet_edge.results.verify import VerifyReport, VerifyResult, by_key
 
 SKIPPED = "skipped"
@@ -137,6 +141,83 @@ def _timings(r: BenchmarkResult) -> dict[str, str]:
 
 def _key(r: BenchmarkResult) -> tuple[Any, ...]:
     return (r.variant, r.runtime, r.threads, r.batch)
+
+
+REGRESSION_HEADER = ["variant", "runtime", "metric", "baseline", "new", "change", "allowed",
+                     "status"]
+
+
+def regression_table(report: RegressionReport, every_class: bool = False) -> Table:
+    """One row per figure set beside the baseline's; marks are statuses (pass, fail, info).
+
+    Without `every_class`, a model's per-class rows are cut to those that failed and its
+    worst class when it lost any: ten rows per model would bury the one that matters. The
+    notes hold one line per failure (naming the variant and the class), then what could not
+    be compared.
+    """
+    gates = report.gates
+    if "max_slowdown_pct" in gates:
+        caption = f"median slowdown <= {gates['max_slowdown_pct']:g}%"
+    else:
+        caption = (f"accuracy loss <= {gates.get('max_regression', 0):g} points per model, "
+                   f"<= {gates.get('max_class_regression', 0):g} on any one class")
+    if report.images is not None:
+        caption += (f"; {report.images} reference images "
+                    + ("shared with the baseline" if report.reference == regression.SHARED
+                       else "of this bundle, the baseline's models run on them"))
+    table = Table(list(REGRESSION_HEADER), right={3, 4, 5, 6}, caption=caption)
+    shown = report.rows if every_class else _worth_showing(report.rows)
+    for row in shown:
+        table.rows.append([row.variant, row.runtime or "-", _metric(row), *_changes(row),
+                           row.status])
+        table.marks.append(row.status)
+    table.notes.extend(regression_failure(row) for row in report.failures())
+    table.notes.extend(report.notes)
+    return table
+
+
+def regression_failure(row: RegressionRow) -> str:
+    """The line that says which model got worse, on what, by how much, and what is allowed."""
+    model = "float model" if row.variant == regression.FLOAT else f"{row.variant} on {row.runtime}"
+    baseline, new, change, allowed = _changes(row)
+    what = _metric(row) + (" accuracy" if row.metric == regression.CLASS_ACCURACY else "")
+    return f"{model}: {what} {baseline} -> {new} ({change}; allowed {allowed})"
+
+
+def _worth_showing(rows: Sequence[RegressionRow]) -> list[RegressionRow]:
+    worst: dict[tuple[str, str], RegressionRow] = {}
+    for row in rows:
+        if row.metric == regression.CLASS_ACCURACY and row.change is not None and row.change < 0:
+            key = (row.variant, row.runtime)
+            if key not in worst or row.change < worst[key].change:
+                worst[key] = row
+    keep = {id(row) for row in worst.values()}
+    return [row for row in rows if row.metric != regression.CLASS_ACCURACY
+            or row.failed or id(row) in keep]
+
+
+def _metric(row: RegressionRow) -> str:
+    if row.metric == regression.CLASS_ACCURACY:
+        name = row.class_name
+        return (f"class {row.class_index}" if name in (None, str(row.class_index))
+                else f"class {row.class_index} ({name})")
+    if row.metric == regression.AGREEMENT:
+        return "agreement"  # the share of images where both models pick the same class
+    if row.metric in regression.LATENCY_METRICS:
+        return f"p50 µs, batch {row.batch}, {row.threads} thr"
+    return row.metric
+
+
+def _changes(row: RegressionRow) -> list[str]:
+    """baseline, new, change and allowed as text: shares as percentages with the change in
+    points, latencies in µs with the change in percent."""
+    if row.metric in regression.LATENCY_METRICS:
+        return [_number(row.baseline, ".1f"), f"{row.new:.1f}",
+                "" if row.change is None else f"{row.change:+.1f}%",
+                "" if row.allowed is None else f"+{row.allowed:g}%"]
+    return [_percent(row.baseline), _percent(row.new),
+            "" if row.change is None else f"{row.change:+.2f} points",
+            "" if row.allowed is None else f"-{row.allowed:g} points"]
 
 
 def _percent(value: float | None) -> str:

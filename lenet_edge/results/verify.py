@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from lenet_edge import schema
+from lenet_edge.results.regression import RegressionReport
 from lenet_edge.results.skipped import Skipped, skipped_from
 
 PASS, FAIL, INCOMPATIBLE = "pass", "fail", "incompatible"
@@ -125,7 +126,8 @@ def _predictions(row: dict[str, Any], where: str, images: int) -> str | None:
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """All results, the gates they were held to, and whether every one passed."""
+    """All results, the gates they were held to, and whether every one passed; with
+    `--baseline`, also the check against the baseline model (results/regression.py)."""
 
     bundle: str
     images: int  # reference images used: the first N of reference.npz
@@ -134,10 +136,12 @@ class VerifyReport:
     results: tuple[VerifyResult, ...]
     skipped: tuple[Skipped, ...] = ()
     seconds: float = 0.0
+    baseline: RegressionReport | None = None  # None: no --baseline
 
     @property
     def passed(self) -> bool:
-        return bool(self.results) and all(r.status == PASS for r in self.results)
+        return (bool(self.results) and all(r.status == PASS for r in self.results)
+                and (self.baseline is None or self.baseline.passed))
 
     def runtime_versions(self) -> dict[str, str]:
         return {r.runtime: r.runtime_version for r in self.results}
@@ -149,6 +153,8 @@ class VerifyReport:
             "results": [r.to_dict() for r in self.results],
             "skipped": [s.to_dict() for s in self.skipped],
             "seconds": round(self.seconds, 3),
+            # Only with --baseline: a plain run's verify.json keeps the shape it always had.
+            **({} if self.baseline is None else {"baseline": self.baseline.to_dict()}),
         }
 
     @classmethod
@@ -173,6 +179,8 @@ class VerifyReport:
             max_drop=max_drop, min_agreement=min_agreement, results=results,
             skipped=skipped_from(data),
             seconds=schema.field(data, "seconds", float, optional=True) or 0.0,
+            baseline=None if data.get("baseline") is None
+            else RegressionReport.from_dict(data["baseline"], "baseline"),
         )
 
 

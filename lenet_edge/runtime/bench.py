@@ -122,12 +122,11 @@ def benchmark(bundle_dir: str | Path, variants: Sequence[str] | None = None,
     recommendations = tuple(recommend_threads(rows))
     comparison = None
     if baseline_rows is not None:
-        comparison = tuple(regression.compare(rows, baseline_rows, max_slowdown,
-                                              str(baseline)))
+        comparison = regression.compare(rows, baseline_rows, max_slowdown, str(baseline))
     return BenchmarkReport(
         str(bundle_dir), info, asdict(policy), tuple(results),
         tuple(Skipped(s.variant, s.reason) for s in skipped), comparison,
-        max_slowdown if comparison is not None else None, tuple(notes), schedule_info(counts),
+        tuple(notes), schedule_info(counts),
         recommendations,
         _cold_starts(bundle_dir, jobs, results, recommendations, counts[0], progress)
         if cold_start else None)

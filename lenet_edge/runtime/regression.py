@@ -1,8 +1,9 @@
 """Compare benchmark latencies with a baseline run: the `--compare` / `--max-slowdown` gate.
 
-Rows are matched on variant, runtime, batch and threads. The median (p50) is compared, not
-the mean: one scheduler hiccup moves a mean of a thousand 10 µs calls, it does not move the
-median.
+The result is a RegressionReport (results/regression.py), the shape `verify --baseline`
+gives too. Rows are matched on variant, runtime, batch and threads. The median (p50) is
+compared, not the mean: one scheduler hiccup moves a mean of a thousand 10 µs calls, it does
+not move the median.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from lenet_edge.errors import UsageError
 from lenet_edge.files import input_files
-from lenet_edge.results.benchmark import Comparison  # noqa: F401 - compare() makes them
+from lenet_edge.results.regression import FAIL, P50, PASS, RegressionReport, RegressionRow
 from lenet_edge.schema import Invalid, describe, field
 
 KEY_FIELDS = ("variant", "runtime", "batch", "threads")
@@ -70,8 +71,9 @@ def _timed(row: Any, where: str) -> bool:
 
 
 def compare(rows: Iterable[dict[str, Any]], baseline: list[dict[str, Any]],
-            max_slowdown_pct: float, source: str = "baseline") -> list[Comparison]:
-    """A Comparison per timed row (BenchmarkResult.to_dict()) that the baseline also timed.
+            max_slowdown_pct: float, source: str = "baseline") -> RegressionReport:
+    """A p50 row per timed row (BenchmarkResult.to_dict()) that the baseline also timed; its
+    change is the percent slower than the baseline (negative: faster).
 
     Raises:
         UsageError: the baseline shares no variant x runtime x batch x threads with `rows`.
@@ -83,10 +85,11 @@ def compare(rows: Iterable[dict[str, Any]], baseline: list[dict[str, Any]],
         if base is None or row.get("p50_us") is None:
             continue
         slowdown = (row["p50_us"] / base["p50_us"] - 1.0) * 100.0
-        found.append(Comparison(row["variant"], row["runtime"], row["batch"], row["threads"],
-                                base["p50_us"], row["p50_us"], slowdown,
-                                slowdown > max_slowdown_pct))
+        found.append(RegressionRow(
+            row["variant"], row["runtime"], P50, base["p50_us"], row["p50_us"], slowdown,
+            max_slowdown_pct, FAIL if slowdown > max_slowdown_pct else PASS,
+            batch=row["batch"], threads=row["threads"]))
     if not found:
         raise UsageError(f"--compare {source}: shares no variant x runtime x batch x threads "
                          "with this run; nothing to compare")
-    return found
+    return RegressionReport(source, {"max_slowdown_pct": max_slowdown_pct}, tuple(found))

@@ -1,7 +1,8 @@
 """Verify a bundle's converted variants against the float model, on the device's runtime.
 
 Everything comes from the bundle: artifacts (sha256-checked before any is loaded) and
-`reference.npz` (uint8 images, labels, float logits), so no TensorFlow and no dataset.
+`reference.npz` (uint8 images, labels, float logits), so no TensorFlow and no dataset. With a
+baseline bundle, the models are also checked against the baseline's (runtime/baseline.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from lenet_edge import bundle
 from lenet_edge.data.preprocess import preprocess
 from lenet_edge.errors import UsageError
-from lenet_edge.gates import DEFAULT_GATES, Gates
+from lenet_edge.gates import DEFAULT_GATES, DEFAULT_REGRESSION_GATES, Gates, RegressionGates
 from lenet_edge.results.skipped import Skipped
 from lenet_edge.results.verify import (  # noqa: F401 - the types verify() returns
     FAIL,
@@ -23,6 +24,7 @@ from lenet_edge.results.verify import (  # noqa: F401 - the types verify() retur
     VerifyResult,
     encode_predictions,
 )
+from lenet_edge.runtime.baseline import class_names, compare_with_baseline, open_baseline
 from lenet_edge.runtime.metrics import compare_logits
 from lenet_edge.runtime.plan import Job, plan_jobs, read_artifacts
 from lenet_edge.runtime.runner import IncompatibleModelError, load_runner
@@ -40,7 +42,9 @@ def check_limit(limit: int | None) -> None:
 def verify(bundle_dir: str | Path, variants: Sequence[str] | None = None,
            runtimes: Sequence[str] = (AUTO,), gates: Gates = DEFAULT_GATES,
            limit: int | None = None,
-           progress: Progress | None = None, threads: int = 1) -> VerifyReport:
+           progress: Progress | None = None, threads: int = 1,
+           baseline: str | Path | None = None,
+           regression_gates: RegressionGates = DEFAULT_REGRESSION_GATES) -> VerifyReport:
     """Run each requested variant x runtime on the bundle's reference set and gate it.
 
     Args:
@@ -52,10 +56,13 @@ def verify(bundle_dir: str | Path, variants: Sequence[str] | None = None,
         limit: use only the first `limit` reference images.
         progress: called after each variant x runtime with (label, done, total).
         threads: interpreter threads.
+        baseline: a baseline bundle: the float model and each variant are also compared
+            with its own (runtime/baseline.py), held to `regression_gates`.
 
     Returns:
-        A VerifyReport; `passed` is False when a gate failed or a runtime could not load a
-        variant (status "incompatible", with the op and version in `message`).
+        A VerifyReport; `passed` is False when a gate failed, a runtime could not load a
+        variant (status "incompatible", with the op and version in `message`), or the model
+        is worse than the baseline's by more than `regression_gates` allow.
 
     Raises:
         UsageError, ModelError (bad or tampered bundle), MissingDependencyError.
@@ -66,6 +73,9 @@ def verify(bundle_dir: str | Path, variants: Sequence[str] | None = None,
     jobs, skipped = plan_jobs(manifest, variants, runtimes)
     reference = bundle.load_reference(bundle_dir, manifest)
     blobs = read_artifacts(bundle_dir, jobs)
+    dataset = (manifest.get("dataset") or {}).get("name")
+    old = None if baseline is None else open_baseline(  # checked before anything runs
+        baseline, {job.variant: job.entry["format"] for job in jobs}, dataset)
     count = min(limit or len(reference.labels), len(reference.labels))
     images = preprocess(reference.images[:count])
     labels, float_logits = reference.labels[:count], reference.logits[:count]
@@ -75,9 +85,11 @@ def verify(bundle_dir: str | Path, variants: Sequence[str] | None = None,
                                    gates, threads))
         if progress:
             progress(f"{job.variant} on {job.runtime.name}", done, len(jobs))
+    comparison = None if old is None else compare_with_baseline(
+        old, reference, images, results, class_names(dataset), regression_gates, threads)
     return VerifyReport(str(bundle_dir), count, gates.max_drop, gates.min_agreement,
                         tuple(results), tuple(Skipped(s.variant, s.reason) for s in skipped),
-                        time.perf_counter() - started)
+                        time.perf_counter() - started, baseline=comparison)
 
 
 def _verify_one(job: Job, data: bytes, images, labels, float_logits, gates: Gates,
