@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from bundle_tampering import newer_op_bundle
 from table_width import assert_fits, header_lines
 
 from lenet_edge.errors import UsageError
+from lenet_edge.results.files import read_benchmark
 from lenet_edge.runtime.bench import benchmark
 
 # No TensorFlow: runs in the device venvs too; the shared `report` has litert and onnx rows.
@@ -89,7 +91,10 @@ def test_cli_compare_fails_on_a_regression(digits_bundle, tmp_path, run_cli, rep
     proc = run_cli("benchmark", digits_bundle, "--variant", "int8", "--batch", "8",
                    *QUICK_ARGS, "--compare", baseline, "--max-slowdown", "50", check=False)
     assert proc.returncode == 1, proc.stderr
-    assert "against baseline" in proc.stdout
+    assert "against baseline" in proc.stdout and "FAILED" in proc.stdout
+    # The shared regression table (results/tables.py) and one line per slower row.
+    assert re.search(r"^int8 on litert: p50 µs, batch 1, 1 thr [\d.]+ -> [\d.]+ "
+                     r"\(\+[\d,.]+%; allowed \+50%\)$", proc.stdout, re.MULTILINE), proc.stdout
 
 
 def test_cli_compare_passes_within_the_allowed_slowdown(digits_bundle, tmp_path, run_cli, report):
@@ -100,8 +105,29 @@ def test_cli_compare_passes_within_the_allowed_slowdown(digits_bundle, tmp_path,
             "--compare", baseline, "--json", out)
     data = json.loads(out.read_text())
     assert data["passed"] is True
-    assert {(c["variant"], c["batch"]) for c in data["comparison"]["rows"]} == {("int8", 1),
-                                                                             ("int8", 8)}
+    # The regression shape verify --baseline writes too: p50 rows, change in percent.
+    comparison = data["comparison"]
+    assert comparison["gates"] == {"max_slowdown_pct": 10.0} and comparison["passed"] is True
+    assert {(c["variant"], c["metric"], c["batch"], c["threads"], c["status"])
+            for c in comparison["rows"]} == {("int8", "p50_us", 1, 1, "pass"),
+                                             ("int8", "p50_us", 8, 1, "pass")}
+    assert all(c["change"] < -99 for c in comparison["rows"])  # 1000x faster: -99.9%
+    assert read_benchmark(out).comparison.passed
+
+
+def test_a_comparison_written_by_lenet_edge_0_1_still_reads(report, tmp_path):
+    data = json.loads(json.dumps(report.to_dict()))
+    data["passed"] = False
+    data["comparison"] = {"max_slowdown_pct": 10.0, "rows": [
+        {"variant": "int8", "runtime": "litert", "batch": 1, "threads": 1,
+         "baseline_p50_us": 10.0, "p50_us": 12.0, "slowdown_pct": 20.0, "regressed": True}]}
+    path = tmp_path / "benchmark.json"
+    path.write_text(json.dumps(data))
+    comparison = read_benchmark(path).comparison
+    (row,) = comparison.rows
+    assert (row.metric, row.baseline, row.new, row.change, row.allowed, row.status) == (
+        "p50_us", 10.0, 12.0, 20.0, 10.0, "fail")
+    assert not comparison.passed
 
 
 @pytest.mark.parametrize("args,message", [
