@@ -8,6 +8,7 @@ its own verify gates pass; only the comparison with the baseline can see it got 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import xml.etree.ElementTree as ET
@@ -207,3 +208,10 @@ def test_budgets_at_the_edge():
     assert not gates.regressed(-100 / 359) and gates.regressed(-200 / 359)
     assert not gates.regressed(-5.0, per_class=True) and gates.regressed(-5.01, per_class=True)
     assert np.isclose(RegressionGates().max_class_regression, 5.0)
+
+
+def test_the_budget_options_take_help_and_default_from_regression_gates(run_cli):
+    text = " ".join(run_cli("verify", "--help", env={"COLUMNS": "300"}).stdout
+                    .replace("│", " ").split())
+    for field in dataclasses.fields(RegressionGates):
+        assert f"{field.metadata['help']} (default: {field.default:g})" in text

@@ -24,6 +24,12 @@ from lenet_edge.gates import DEFAULT_GATES, DEFAULT_REGRESSION_GATES, Regression
 from lenet_edge.schema import strict_json
 
 
+def _budget_help(name: str) -> str:
+    """RegressionGates' help for the field, and its default (as benchmark's --max-slowdown)."""
+    default = getattr(DEFAULT_REGRESSION_GATES, name)
+    return f"{field_help(RegressionGates, name)} (default: {default:g})"
+
+
 def verify(
     model_dir: BundleDir,
     variant: Variants = None,
@@ -42,12 +48,11 @@ def verify(
         "--baseline", help="A baseline bundle (the model shipped today): exit 1 when this "
         "bundle's float model or a variant is less accurate than the baseline's, overall "
         "or on any one class, by more than allowed.")] = None,
+    # None, so that a budget given without --baseline is refused; the default is RegressionGates'.
     max_regression: Annotated[float | None, typer.Option(
-        "--max-regression", help=field_help(RegressionGates, "max_regression"),
-        show_default=str(DEFAULT_REGRESSION_GATES.max_regression))] = None,
+        "--max-regression", help=_budget_help("max_regression"))] = None,
     max_class_regression: Annotated[float | None, typer.Option(
-        "--max-class-regression", help=field_help(RegressionGates, "max_class_regression"),
-        show_default=str(DEFAULT_REGRESSION_GATES.max_class_regression))] = None,
+        "--max-class-regression", help=_budget_help("max_class_regression"))] = None,
 ) -> None:
     """Run every variant on the bundle's reference images; exit 1 if a gate fails.
 

@@ -78,7 +78,7 @@ def _baseline_cases(suite: ET.Element, report: RegressionReport,
         lines = [regression_failure(row) for row in rows if row.failed]
         if lines:
             failure = ET.SubElement(case, "failure", {"type": "regression",
-                                                      "message": lines[0]})
+                                                      "message": "; ".join(lines)})
             failure.text = "\n".join(lines)
         overall = next(row for row in rows if row.metric == ACCURACY)
         ET.SubElement(case, "system-out").text = (

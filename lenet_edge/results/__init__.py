@@ -2,7 +2,9 @@
 
     skipped.py    Skipped: a variant no installed runtime could run (verify and benchmark)
     verify.py     VerifyResult, VerifyReport: verify.json, with each row's predicted classes
-    benchmark.py  BenchmarkResult, BenchmarkReport, Comparison: benchmark.json
+    benchmark.py  BenchmarkResult, BenchmarkReport: benchmark.json
+    regression.py RegressionRow, RegressionReport: a run against a baseline (verify
+                  --baseline's `baseline` in verify.json, benchmark --compare's `comparison`)
     pipeline.py   StageRecord, PipelineRecord: pipeline.json
     files.py      the checked read of each file in a bundle (names: bundle.py)
     tables.py     each result table built once as rows of text; the CLI (rich), the report

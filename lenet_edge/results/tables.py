@@ -179,9 +179,11 @@ def regression_table(report: RegressionReport, every_class: bool = False) -> Tab
 def regression_failure(row: RegressionRow) -> str:
     """The line that says which model got worse, on what, by how much, and what is allowed."""
     model = "float model" if row.variant == regression.FLOAT else f"{row.variant} on {row.runtime}"
-    baseline, new, change, allowed = _changes(row)
+    baseline, new, change, _ = _changes(row)
     what = _metric(row) + (" accuracy" if row.metric == regression.CLASS_ACCURACY else "")
-    return f"{model}: {what} {baseline} -> {new} ({change}; allowed {allowed})"
+    budget = (f"at most {row.allowed:g}% slower allowed" if row.metric in
+              regression.LATENCY_METRICS else f"at most {row.allowed:g} may be lost")
+    return f"{model}: {what} {baseline} -> {new} ({change}; {budget})"
 
 
 def _worth_showing(rows: Sequence[RegressionRow]) -> list[RegressionRow]:
