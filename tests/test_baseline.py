@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 import xml.etree.ElementTree as ET
 
@@ -69,9 +70,10 @@ def test_a_damaged_class_passes_its_own_gates_and_fails_against_the_baseline(
     proc = run_cli("verify", damaged, "--baseline", digits_bundle, "--max-regression", "5",
                    *[str(x) for pair in files.items() for x in pair], check=False)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    for variant in VARIANTS:  # one line per model names it and the class
-        assert f"{variant} on litert: class 3 accuracy 100.00% -> 78.38%" in proc.stdout
-    assert "float model: class 3 accuracy 100.00% -> 78.38%" in proc.stdout
+    for model in ("float model", *(f"{v} on litert" for v in VARIANTS)):
+        # One line per model names it and the class, e.g. "100.00% -> 78.38%".
+        assert re.search(rf"^{model}: class 3 accuracy [\d.]+% -> [\d.]+% \(-[\d.]+ points; "
+                         r"at most 5 may be lost\)$", proc.stdout, re.MULTILINE), proc.stdout
     assert "Traceback" not in proc.stderr
 
     data = json.loads(files["--json"].read_text())
@@ -87,14 +89,16 @@ def test_a_damaged_class_passes_its_own_gates_and_fails_against_the_baseline(
     markdown = files["--markdown"].read_text()
     assert markdown.startswith("### lenet-edge verify: FAILED")
     assert "#### against baseline: FAILED" in markdown
-    assert "| int8 | litert | class 3 | 100.00% | 78.38% | -21.62 points |" in markdown
+    assert re.search(r"^\| int8 \| litert \| class 3 \| [\d.]+% \| [\d.]+% \| -[\d.]+ points \| "
+                     r"-5 points \| ❌ fail \|$", markdown, re.MULTILINE), markdown
 
 
 def test_the_default_budgets_fail_the_damaged_model_overall_too(damaged, digits_bundle):
     report = verify(damaged, baseline=digits_bundle)
     accuracy = [row for row in report.baseline.rows if row.metric == regression.ACCURACY]
-    assert [(row.variant, round(row.change, 2), row.status) for row in accuracy] == [
-        ("float", -2.23, "fail"), *((v, -2.23, "fail") for v in VARIANTS)]
+    assert [row.variant for row in accuracy] == ["float", *VARIANTS]
+    # Each model lost its class 3 images (2.23 points overall, measured): more than 0.3.
+    assert all(row.change < -0.3 and row.status == "fail" for row in accuracy)
     assert not report.passed and all(r.status == "pass" for r in report.results)
 
 
