@@ -219,3 +219,12 @@ def test_the_budget_options_take_help_and_default_from_regression_gates(run_cli)
                     .replace("│", " ").split())
     for field in dataclasses.fields(RegressionGates):
         assert f"{field.metadata['help']} (default: {field.default:g})" in text
+
+
+def test_a_failure_line_names_the_class_by_its_dataset_name():
+    from lenet_edge.results.tables import regression_failure
+
+    row = regression.RegressionRow("int8", "litert", regression.CLASS_ACCURACY, 0.9, 0.5,
+                                   -40.0, 5.0, regression.FAIL, 6, "Shirt")
+    assert regression_failure(row) == ("int8 on litert: class 6 (Shirt) accuracy 90.00% -> "
+                                       "50.00% (-40.00 points; at most 5 may be lost)")
