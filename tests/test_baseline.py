@@ -26,8 +26,9 @@ from lenet_edge.results.files import read_verify
 from lenet_edge.results.verify import VerifyReport
 from lenet_edge.runtime.verify import verify
 
-# No TensorFlow: runs in the device venvs too; the TFLite variants need litert here.
-pytestmark = [pytest.mark.runtime, pytest.mark.needs("litert")]
+# No TensorFlow: runs in the device venvs too, on whichever TFLite interpreter is installed
+# (runtime "auto": litert, else tflite-runtime; `make test` has a venv with each).
+pytestmark = pytest.mark.runtime
 
 DAMAGED_CLASS = 3
 # 3 logits lower: class 3 falls from 100% to 78% of its images (measured on the committed
@@ -70,27 +71,29 @@ def test_a_damaged_class_passes_its_own_gates_and_fails_against_the_baseline(
     proc = run_cli("verify", damaged, "--baseline", digits_bundle, "--max-regression", "5",
                    *[str(x) for pair in files.items() for x in pair], check=False)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    for model in ("float model", *(f"{v} on litert" for v in VARIANTS)):
+    for model in ("float model", *(f"{v} on (litert|tflite-runtime)" for v in VARIANTS)):
         # One line per model names it and the class, e.g. "100.00% -> 78.38%".
         assert re.search(rf"^{model}: class 3 accuracy [\d.]+% -> [\d.]+% \(-[\d.]+ points; "
                          r"at most 5 may be lost\)$", proc.stdout, re.MULTILINE), proc.stdout
     assert "Traceback" not in proc.stderr
 
     data = json.loads(files["--json"].read_text())
+    runtime = data["results"][0]["runtime"]  # auto's choice here: litert or tflite-runtime
     assert data["passed"] is False
     assert all(r["status"] == "pass" for r in data["results"])  # its own gates: passed
     failed = [row for row in data["baseline"]["rows"] if row["status"] == "fail"]
     assert {(row["variant"], row["class_index"]) for row in failed} == {
         (v, DAMAGED_CLASS) for v in ("float", *VARIANTS)}  # overall -2.23 points is within 5
     cases = {case.get("name"): case for case in ET.parse(files["--junit"]).iter("testcase")}
-    failure = cases["int8 on litert vs baseline"].find("failure")
+    failure = cases[f"int8 on {runtime} vs baseline"].find("failure")
     assert failure is not None and "class 3 accuracy" in failure.get("message")
-    assert cases["int8 on litert"].find("failure") is None  # verify's own case still passes
+    assert cases[f"int8 on {runtime}"].find("failure") is None  # verify's own case still passes
     markdown = files["--markdown"].read_text()
     assert markdown.startswith("### lenet-edge verify: FAILED")
     assert "#### against baseline: FAILED" in markdown
-    assert re.search(r"^\| int8 \| litert \| class 3 \| [\d.]+% \| [\d.]+% \| -[\d.]+ points \| "
-                     r"-5 points \| ❌ fail \|$", markdown, re.MULTILINE), markdown
+    row = (rf"^\| int8 \| {runtime} \| class 3 \| [\d.]+% \| [\d.]+% \| -[\d.]+ points \| "
+           r"-5 points \| ❌ fail \|$")
+    assert re.search(row, markdown, re.MULTILINE), markdown
 
 
 def test_the_default_budgets_fail_the_damaged_model_overall_too(damaged, digits_bundle):
@@ -102,7 +105,7 @@ def test_the_default_budgets_fail_the_damaged_model_overall_too(damaged, digits_
     assert not report.passed and all(r.status == "pass" for r in report.results)
 
 
-@pytest.mark.needs("onnxruntime")
+@pytest.mark.needs("litert", "onnxruntime")
 def test_identical_bundles_pass_with_zero_change(digits_bundle, tmp_path):
     copy = shutil.copytree(digits_bundle, tmp_path / "same")
     report = verify(digits_bundle, variants=["fp32", "int8", "onnx-int8"], baseline=copy)
