@@ -231,3 +231,13 @@ def test_a_failure_line_names_the_class_by_its_dataset_name():
                                    -40.0, 5.0, regression.FAIL, 6, "Shirt")
     assert regression_failure(row) == ("int8 on litert: class 6 (Shirt) accuracy 90.00% -> "
                                        "50.00% (-40.00 points; at most 5 may be lost)")
+
+
+def test_a_report_file_may_not_overwrite_the_baselines_own_files(digits_bundle, tmp_path,
+                                                                 run_cli):
+    baseline = shutil.copytree(digits_bundle, tmp_path / "old")
+    manifest = (baseline / bundle.MANIFEST).read_bytes()
+    proc = run_cli("verify", digits_bundle, "--baseline", baseline, "--json",
+                   baseline / bundle.MANIFEST, check=False)
+    assert proc.returncode == 2 and "the bundle's own manifest.json" in proc.stderr
+    assert (baseline / bundle.MANIFEST).read_bytes() == manifest

@@ -16,7 +16,7 @@ not stored), on the same runtime with the same threads.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,8 +177,11 @@ def _model_rows(variant: str, runtime: str, old: np.ndarray, new: np.ndarray,
     return rows
 
 
-def _accuracy_row(variant, runtime, metric, old_correct, new_correct, allowed, regressed,
-                  class_index=None, class_name=None) -> RegressionRow:
+def _accuracy_row(variant: str, runtime: str, metric: str, old_correct: np.ndarray,
+                  new_correct: np.ndarray, allowed: float, regressed: Callable[[float], bool],
+                  class_index: int | None = None, class_name: str | None = None
+                  ) -> RegressionRow:
+    """Accuracy of the images where `*_correct` says whether each model was right."""
     n = len(old_correct)
     # From counts in one division, so a loss of exactly k images is exact on the gate.
     change = (int(new_correct.sum()) - int(old_correct.sum())) * 100.0 / n
