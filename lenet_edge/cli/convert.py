@@ -41,7 +41,8 @@ def convert(
         "--calibration-method", parser=CALIBRATION_METHOD.parse,
         metavar=CALIBRATION_METHOD.metavar, help=CALIBRATION_METHOD.help(
             "How onnx-int8 turns calibration ranges into scales",
-            "TFLite calibrates by min/max only"))] = "minmax",
+            "onnxruntime's methods: its entropy gives minmax's ranges at its default 128 "
+            "bins; TFLite calibrates by min/max only"))] = "minmax",
     per_channel: Annotated[bool, typer.Option(
         "--per-channel/--per-tensor",
         help="Weight scales per output channel, or one per tensor, in the calibrated "

@@ -5,6 +5,11 @@ TFLite's converter calibrates by min/max only, so `--calibration-method` reaches
 alone; per-tensor weight scales reach every calibrated variant (int8, int8-mixed, int16x8,
 onnx-int8). `dynamic` keeps its recipe: it has no calibration, and its per-tensor dense
 scales are what keeps it loadable on tflite-runtime 2.14 (tflite.py).
+
+The methods are onnxruntime's, as quantize_static runs them. Its Entropy keeps 128 histogram
+bins for 128 quantised bins, so the KL search has one candidate, the full range: the same
+scales as MinMax (measured, onnxruntime 1.32: byte-identical models). quantize_static takes
+no bin count; scripts/bench_calibration.py shows it beside the others.
 """
 
 from __future__ import annotations
