@@ -1,11 +1,13 @@
 """`--emit-ansible DIR`: the same deploy as an Ansible playbook, for fleets.
 
-Writes DIR/inventory.ini, DIR/deploy.yml, DIR/bundle/ (the device bundle) and DIR/wheels/
-(lenet-edge). The playbook runs the very `sh -c` scripts the SSH path runs (sha256 check,
-finalize, switch, roll back from install.py; claim and prune from remote_dir.py), so both
-paths behave alike and remove only what lenet-edge wrote; Ansible's copy module does the
-upload. Locking: the playbook makes `.deploy.lock.d` under `flock -n` on
-the SSH path's lock file, so an Ansible run and `lenet-edge deploy` exclude each other.
+Writes DIR/inventory.ini, DIR/deploy.yml, DIR/bundle/ (the device bundle), DIR/wheels/
+(lenet-edge) and DIR/known-answers.npy (the health check's images, health_check.py). The
+playbook runs the very `sh -c` scripts the SSH path runs (sha256 check, finalize, switch,
+roll back from install.py; claim and prune from remote_dir.py), so both paths behave alike
+and remove only what lenet-edge wrote; Ansible's copy module does the upload. Locking: the
+playbook makes `.deploy.lock.d` under `flock -n` on the SSH path's lock file, so an Ansible
+run and `lenet-edge deploy` exclude each other. After verify, the same health check as the
+SSH path: `predict` on the known answers with each variant, rolled back when one is wrong.
 
 A roll-out schedule (`--canary` / `--batches`, rollout.py) becomes two plays: the canary
 play on the inventory's `[canary]` group (the first batch), which ends the run when any
@@ -24,7 +26,7 @@ import shutil
 from pathlib import Path
 
 from lenet_edge import bundle
-from lenet_edge.deploy import install, inventory, remote_dir
+from lenet_edge.deploy import health_check, install, inventory, remote_dir
 from lenet_edge.deploy.device_bundle import pack
 from lenet_edge.deploy.device_checks import GATE_FAILED
 from lenet_edge.deploy.release import DeployConfig, gate_options
@@ -126,6 +128,55 @@ def _verify_steps(config: DeployConfig) -> list[dict]:
     ]
 
 
+KNOWN_ANSWERS = "known-answers.npy"  # in DIR: the health check's images (health_check.py)
+
+
+def _health_steps(checks: dict[str, str], expected: list[int]) -> list[dict]:
+    """The health check as on the SSH path (health_check.py): `predict` with each variant
+    ({variant: runtime}) on the known-answer images; a wrong answer or a failed predict
+    rolls back like a failed verify (the rescue)."""
+    classes = ("item.stdout | from_json | map(attribute='predictions') | map('first') "
+               "| map(attribute='class') | list")
+    runs = [{"variant": variant, "argv": [
+        "{{ python }}", "-m", "lenet_edge", "predict", f"{ROOT}/current",
+        "{{ known_answers.path }}", "--top-k", "1", "--json", "--variant", variant,
+        *([] if runtime == "auto" else ["--runtime", runtime])]}
+        for variant, runtime in checks.items()]
+    return [{
+        "name": "Health check: predict the known answers on the device, roll back if wrong",
+        "block": [
+            {"name": "Make a temporary file for the known-answer images",
+             "ansible.builtin.tempfile": {"suffix": ".npy"}, "register": "known_answers"},
+            {"name": "Upload the known-answer images",
+             "ansible.builtin.copy": {"src": KNOWN_ANSWERS, "dest": "{{ known_answers.path }}",
+                                      "mode": "0600"}},
+            {"name": "Predict them with each variant",
+             "ansible.builtin.command": {"argv": "{{ item.argv }}"}, "loop": runs,
+             "loop_control": {"label": "{{ item.variant }}"}, "register": "health_run",
+             "changed_when": False},
+            {"name": f"Check each variant gives the known answers {expected}",
+             "ansible.builtin.assert": {
+                 "that": f"({classes}) == {expected}", "quiet": True,
+                 "fail_msg": "{{ item.item.variant }} predicted {{ " + classes + " }}"},
+             "loop": "{{ health_run.results }}",
+             "loop_control": {"label": "{{ item.item.variant }}"}},
+        ],
+        "rescue": [
+            _sh("Switch current back to the previous release", install.SWITCH_SCRIPT, ROOT,
+                "{{ previous }}"),
+            _sh("Mark the release failed", install.MARK_FAILED_SCRIPT, ROOT, RELEASE),
+            {"name": "Fail this host", "ansible.builtin.fail": {
+                "msg": "health check failed on the device: {{ ansible_failed_result.msg "
+                       "| default('') }}; rolled back"}},
+        ],
+        "always": [
+            {"name": "Remove the known-answer images", "ansible.builtin.file": {
+                "path": "{{ known_answers.path }}", "state": "absent"},
+             "when": "known_answers.path is defined"},
+        ],
+    }]
+
+
 def _benchmark_steps(config: DeployConfig) -> list[dict]:
     # The release passed verify and stays live, as on the SSH path; a failed run fails the host.
     return [_run_check("benchmark", config), _fetch("benchmark")]
@@ -164,14 +215,17 @@ CANARY_GROUP, LATER_GROUP = "canary", "after_canary"  # inventory groups of a sc
 
 
 def playbook(files: list[str], sha256sums: str, wheel: str, config: DeployConfig,
-             results_dir: Path, rollout: Rollout | None = None, hosts: int = 0) -> list[dict]:
+             results_dir: Path, rollout: Rollout | None = None, hosts: int = 0,
+             health: tuple[dict[str, str], list[int]] | None = None) -> list[dict]:
     """The plays as data: the same steps as `deploy_to`, one task each.
 
     Args:
+        health: ({variant: runtime}, expected classes) for the health check after verify
+            (the images are DIR/known-answers.npy); None: no health check.
         rollout, hosts: the schedule and the inventory's size; without a schedule, one play
             deploys to every device at once.
     """
-    tasks = _tasks(files, sha256sums, wheel, config)
+    tasks = _tasks(files, sha256sums, wheel, config, health)
     header = _play_header(config, results_dir, sha256sums)
     title = "Deploy a lenet-edge bundle, verify it on each device, fetch the results"
     if rollout is None or not rollout.staged:
@@ -201,7 +255,8 @@ def _stop_after_a_failed_canary() -> dict:
             "when": "ansible_play_hosts | length < ansible_play_hosts_all | length"}
 
 
-def _tasks(files: list[str], sha256sums: str, wheel: str, config: DeployConfig) -> list[dict]:
+def _tasks(files: list[str], sha256sums: str, wheel: str, config: DeployConfig,
+           health: tuple[dict[str, str], list[int]] | None) -> list[dict]:
     partial = f"{ROOT}/releases/{RELEASE}.partial"
     lock_dir = f"{ROOT}/{install.ANSIBLE_LOCK_DIR}"
     steps = [
@@ -222,6 +277,8 @@ def _tasks(files: list[str], sha256sums: str, wheel: str, config: DeployConfig) 
     ]
     if config.verify:
         steps += _verify_steps(config)
+        if health is not None:
+            steps += _health_steps(*health)
     if config.benchmark:
         steps += _benchmark_steps(config)
     steps.append(_sh("Keep the live release and the one before it", remote_dir.PRUNE_SCRIPT,
@@ -263,7 +320,8 @@ def _play_header(config: DeployConfig, results_dir: Path, sha256sums: str) -> di
 
 def emit_ansible(model_dir: str | Path, entries, config: DeployConfig, out_dir: str | Path,
                  rollout: Rollout | None = None) -> list[Path]:
-    """Write deploy.yml, inventory.ini, bundle/ and wheels/ into `out_dir`; return them.
+    """Write deploy.yml, inventory.ini, bundle/, wheels/ and (unless --no-verify) the health
+    check's known-answers.npy into `out_dir`; return them.
 
     Everything is written into a temporary directory beside `out_dir` that then takes its
     place, so a re-emit never leaves files of an earlier one (the playbook uploads all of
@@ -283,7 +341,8 @@ def emit_ansible(model_dir: str | Path, entries, config: DeployConfig, out_dir: 
     device_bundle = pack(model_dir, config.variants)
     with output_dirs.replaced_directory(out, output_dirs.ANSIBLE_DIR) as staging:
         _write_tree(staging, model_dir, device_bundle, entries, config, rollout)
-    return [out / PLAYBOOK, out / INVENTORY, out / "bundle", out / "wheels"]
+    return [out / PLAYBOOK, out / INVENTORY, out / "bundle", out / "wheels",
+            *([out / KNOWN_ANSWERS] if config.verify else [])]
 
 
 def _check_apart(model_dir, out_dir) -> None:
@@ -316,6 +375,13 @@ def _write_tree(out: Path, model_dir, device_bundle, entries, config: DeployConf
         for group, members in ((CANARY_GROUP, entries[:first]), (LATER_GROUP, entries[first:])):
             text += f"[{group}]\n" + "".join(f"{e.name}\n" for e in members)
     bundle.write_bytes(out / INVENTORY, text.encode())
+    health = None
+    if config.verify:  # the SSH path's health check runs after verify passed
+        answers = health_check.known_answers_of(Path(model_dir))
+        bundle.write_bytes(out / KNOWN_ANSWERS, answers.npy_bytes())
+        artifacts = bundle.read_manifest(model_dir)["artifacts"]
+        health = ({v: health_check.runtime_for(artifacts[v]["format"], config.runtimes)
+                   for v in device_bundle.variants}, list(answers.expected))
     play = playbook(sorted(device_bundle.files), device_bundle.sha256sums(), wheel.name, config,
-                    Path(model_dir).resolve(), rollout, len(entries))
+                    Path(model_dir).resolve(), rollout, len(entries), health)
     bundle.write_bytes(out / PLAYBOOK, (HEADER + to_yaml(play) + "\n").encode())

@@ -413,3 +413,37 @@ def test_emitted_playbook_stops_after_a_failing_canary_before_the_other_devices(
     assert devices.connections("pi2") == devices.connections("pi3") == 0
     assert current_release(remote) == ""  # the canary's first release rolled back
     assert len(list((remote / "releases").glob("*.failed"))) == 1
+
+
+@pytest.mark.ssh
+def test_emitted_playbook_rolls_back_when_the_health_check_fails(
+    run_cli, fresh_bundle, tmp_path, sshd, known_hosts, remote_dir, device_python
+):
+    # A device Python with tflite-runtime only: verify passes (it skips the ONNX variant it
+    # cannot run), predict with that variant fails, so the health check rolls back.
+    from test_deploy_ansible import ansible
+
+    if not TFLITE_ONLY_PYTHON.exists():
+        pytest.skip(f"{TFLITE_ONLY_PYTHON} is missing: run 'make test' (it builds it)")
+    out = tmp_path / "ansible"
+    run_cli("deploy", fresh_bundle, "127.0.0.1", "--port", sshd.port, "--emit-ansible", out,
+            "--remote-dir", remote_dir, "--remote-python", TFLITE_ONLY_PYTHON,
+            "--variant", "fp32", "--variant", "onnx-fp32")
+    assert np.load(out / "known-answers.npy").shape == (10, 28, 28)
+
+    proc = ansible("-i", "inventory.ini", "deploy.yml",
+                   "-e", f"ansible_ssh_private_key_file={sshd.client_key}",
+                   "-e", f"ansible_python_interpreter={device_python}",
+                   "-e", f"ansible_ssh_common_args='-F /dev/null -o UserKnownHostsFile="
+                         f"{known_hosts} -o GlobalKnownHostsFile=/dev/null'",
+                   cwd=out, tmp_path=tmp_path, check=False)
+
+    assert proc.returncode != 0
+    assert "health check failed on the device" in proc.stdout
+    assert "no onnx runtime is installed" in proc.stdout
+    verify = json.loads((fresh_bundle / "device-127.0.0.1-verify.json").read_text())
+    assert verify["passed"] is True  # verify alone would have let it go live
+    assert current_release(remote_dir) == ""  # rolled back: the first release is not live
+    assert len(list((remote_dir / "releases").glob("*.failed"))) == 1
+    assert not (remote_dir / ".deploy.lock.d").exists()
+    assert not list(Path("/tmp").glob("ansible.*.npy"))  # the images were removed
