@@ -112,6 +112,10 @@ def deploy(
     device-<host>-verify.json and device-<host>-benchmark.json. Exit 1 if verification
     failed on a device (it is rolled back to the previous release), 7 if a device failed.
     With --hosts: exit 1 if any host failed or was not started (the roll-out stopped).
+
+    After verify passes, a health check runs `predict` on the live release with each
+    variant, on known-answer images from the bundle's reference set (one per class, the
+    float model's answer); a wrong answer rolls back as a failed verify does.
     """
     from rich.console import Console
 

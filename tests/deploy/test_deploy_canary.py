@@ -447,3 +447,22 @@ def test_emitted_playbook_rolls_back_when_the_health_check_fails(
     assert len(list((remote_dir / "releases").glob("*.failed"))) == 1
     assert not (remote_dir / ".deploy.lock.d").exists()
     assert not list(Path("/tmp").glob("ansible.*.npy"))  # the images were removed
+
+
+@pytest.mark.ssh
+def test_one_host_failing_its_health_check_is_rolled_back_and_says_why(
+    run_cli, fresh_bundle, remote_dir, ssh_args
+):
+    if not TFLITE_ONLY_PYTHON.exists():
+        pytest.skip(f"{TFLITE_ONLY_PYTHON} is missing: run 'make test' (it builds it)")
+    proc = run_cli("deploy", fresh_bundle, "127.0.0.1", *ssh_args, "--remote-dir", remote_dir,
+                   "--remote-python", TFLITE_ONLY_PYTHON, "--variant", "fp32",
+                   "--variant", "onnx-fp32", check=False, timeout=600, env={"COLUMNS": "200"})
+
+    assert proc.returncode == 1
+    assert ("health check (onnx-fp32: predict failed: exit 6: lenet-edge: error: no onnx "
+            "runtime is installed") in proc.stderr
+    assert "failed on 127.0.0.1: rolled back to no release" in proc.stderr
+    assert "FAILED, rolled back" in proc.stdout and "health check" in proc.stdout
+    assert "127.0.0.1: health check: predict 10 known answers with fp32" in proc.stderr
+    assert current_release(remote_dir) == ""
