@@ -6,6 +6,9 @@ should. The known answers come from the bundle's reference set: for each class, 
 the float model gets right with the widest margin (top logit minus the runner-up), so a
 quantised variant that works agrees on every one of them, and one that does not (a wrong
 scale, a broken runtime, a model file that is not the one verified) gets some wrong.
+Measured on the digits bundle: all seven variants give the ten known answers with a top-1
+probability of at least 0.967 (int8, onnx-int8 and fp16 the lowest), the runner-up at most
+0.006; about 0.5-0.6 s per variant on x86, most of it the device Python starting.
 
 The images go to the device on stdin into a temporary .npy (removed afterwards); nothing
 is left in the deploy directory.
