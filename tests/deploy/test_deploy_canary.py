@@ -466,3 +466,39 @@ def test_one_host_failing_its_health_check_is_rolled_back_and_says_why(
     assert "FAILED, rolled back" in proc.stdout and "health check" in proc.stdout
     assert "127.0.0.1: health check: predict 10 known answers with fp32" in proc.stderr
     assert current_release(remote_dir) == ""
+
+
+@pytest.mark.ssh
+def test_emitted_playbook_goes_on_in_batches_after_a_passing_canary(
+    run_cli, synthetic_bundle, devices, tmp_path, device_python
+):
+    from test_deploy_ansible import ansible
+
+    hosts = tmp_path / "hosts.ini"
+    hosts.write_text("".join(f"{name} ansible_host=127.0.0.1 ansible_port={port}\n"
+                             for name, port in devices.ports.items()))
+    known = tmp_path / "known_hosts"
+    key = Path(f"{devices.server.host_key}.pub").read_text().split()
+    known.write_text("".join(f"[127.0.0.1]:{port} {key[0]} {key[1]}\n"
+                             for port in devices.ports.values()))
+    remote = tmp_path / "device" / "lenet-edge"  # one directory: batches of one take turns
+    out = tmp_path / "ansible"
+    emit(run_cli, synthetic_bundle, hosts, out, "--batches", "1", "--max-fail-percent", "0",
+         "--no-verify", "--remote-dir", remote, "--remote-python", device_python)
+
+    proc = ansible("-i", "inventory.ini", "deploy.yml",
+                   "-e", f"ansible_ssh_private_key_file={devices.server.client_key}",
+                   "-e", f"ansible_python_interpreter={device_python}",
+                   "-e", f"ansible_ssh_common_args='-F /dev/null -o UserKnownHostsFile={known}"
+                         " -o GlobalKnownHostsFile=/dev/null'",
+                   cwd=out, tmp_path=tmp_path)
+
+    plays = proc.stdout.split("PLAY [")[1:]
+    assert [p.split("]")[0].split(":")[0] for p in plays[:3]] == [
+        "Canary", "After the canary, in batches", "After the canary, in batches"]
+    # One host per batch, in the inventory's order; the canary's stop task was skipped.
+    assert [sorted(set(re.findall(r"\[(pi\d)\]", p))) for p in plays[:3]] == [
+        ["pi1"], ["pi2"], ["pi3"]]
+    assert "roll-out stopped" not in proc.stdout
+    assert all(devices.connections(name) > 0 for name in devices.ports)
+    assert len(list((remote / "releases").iterdir())) == 2  # the live one and the one before
