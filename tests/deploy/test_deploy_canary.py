@@ -217,9 +217,13 @@ class Devices:
 
 @pytest.fixture
 def devices(tmp_path, device_python):
+    yield from started_devices(tmp_path, ["pi1", "pi2", "pi3"], device_python)
+
+
+def started_devices(tmp_path, names, python):
     if not Path("/usr/sbin/sshd").exists():
         pytest.skip("sshd missing: apt-get install openssh-server openssh-client")
-    fleet = Devices(tmp_path / "devices", ["pi1", "pi2", "pi3"], device_python)
+    fleet = Devices(tmp_path / "devices", names, python)
     fleet.server.start()
     yield fleet
     fleet.server.stop()
@@ -227,6 +231,11 @@ def devices(tmp_path, device_python):
 
 @pytest.fixture
 def fleet_args(devices, tmp_path):
+    return fleet_options(devices, tmp_path)
+
+
+def fleet_options(devices, tmp_path) -> list:
+    """deploy's options for these devices: an inventory of their aliases, keys, python3."""
     inventory = tmp_path / "inventory.ini"
     inventory.write_text("[pis]\n" + "".join(
         f"{name} ansible_host=127.0.0.1 ansible_port={port}\n"
@@ -502,3 +511,29 @@ def test_emitted_playbook_goes_on_in_batches_after_a_passing_canary(
     assert "roll-out stopped" not in proc.stdout
     assert all(devices.connections(name) > 0 for name in devices.ports)
     assert len(list((remote / "releases").iterdir())) == 2  # the live one and the one before
+
+
+@pytest.fixture
+def four_devices(tmp_path, device_python):
+    yield from started_devices(tmp_path, ["pi1", "pi2", "pi3", "pi4"], device_python)
+
+
+@pytest.mark.ssh
+def test_a_later_batch_over_max_fail_percent_stops_the_roll_out(
+    run_cli, fresh_bundle, four_devices, tmp_path
+):
+    # Batches: pi1 (the canary), then pi2 + pi3, then pi4. pi3 fails its health check:
+    # 1 of 2 in batch 2 is 50%, more than 40%, so pi4 is never started.
+    if not TFLITE_ONLY_PYTHON.exists():
+        pytest.skip(f"{TFLITE_ONLY_PYTHON} is missing: run 'make test' (it builds it)")
+    devices = four_devices
+    devices.set_python("pi3", TFLITE_ONLY_PYTHON)  # fails the health check of onnx-fp32
+    proc, rows = roll_out(run_cli, fresh_bundle, fleet_options(devices, tmp_path),
+                          "--batches", "1,2", "--max-fail-percent", "40",
+                          "--variant", "onnx-fp32")
+
+    assert proc.returncode == 1
+    assert [(r["status"], r["batch"]) for r in rows.values()] == [
+        ("deployed", 1), ("deployed", 2), ("rolled back", 2),
+        ("not started (roll-out stopped: 1 of 2 hosts of batch 2 failed, more than 40%)", 3)]
+    assert not devices.deploy_dir("pi4").exists() and devices.connections("pi4") == 0
