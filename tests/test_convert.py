@@ -23,6 +23,8 @@ from lenet_edge.errors import ModelError
 from lenet_edge.formats.tflite import BUILTIN_OPS
 from lenet_edge.variants import DEFAULT_VARIANTS, VARIANT_NAMES, VARIANTS, get_variant
 
+pytestmark = pytest.mark.toolchain  # conversion: its bundle is the one converted in this run
+
 Interpreter = pytest.importorskip("ai_edge_litert.interpreter").Interpreter
 ort = pytest.importorskip("onnxruntime")
 
