@@ -52,6 +52,9 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("int16x8", "tflite", "int8", "int16", "float32", "int16 activations, int8 weights"),
     Variant("onnx-fp32", "onnx", "fp32", "fp32", "float32", "tf2onnx"),
     Variant("onnx-int8", "onnx", "int8", "int8", "float32", "static QDQ, per-channel"),
+    Variant("onnx-int8-mixed", "onnx", "int8", "int8", "float32",
+            "onnx-int8, the most sensitive layers kept in float until the gates pass",
+            gated=True),
 )
 
 VARIANT_NAMES: tuple[str, ...] = tuple(v.name for v in VARIANTS)

@@ -76,7 +76,7 @@ def test_choices_reach_the_models_and_the_manifest_records_them(fresh_bundle, ru
       *CALIBRATION_METHODS]),
     (["--per-tensor", "--variant", "fp32"], ["--per-tensor applies to the calibrated"]),
     (["--min-agreement", "0.99", "--variant", "int8"],
-     ["--min-agreement sets the gates int8-mixed", "add --variant int8-mixed"]),
+     ["--min-agreement sets the gates the -mixed", "add --variant int8-mixed"]),
     (["--max-drop", "nan", "--variant", "int8-mixed"], ["--max-drop must be a finite"]),
 ], ids=["method-without-onnx", "unknown-method", "per-tensor-without-calibration",
         "gates-without-int8-mixed", "bad-gate"])

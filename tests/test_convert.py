@@ -42,7 +42,7 @@ MAX_ABS = {
 # 99% is the issue's bar; on the 359 digits test images it allows 3 disagreements
 # (measured 0-1 per variant).
 MIN_TOP1_AGREEMENT = {"dynamic": 0.99, "int8": 0.99, "int8-mixed": 0.99, "int16x8": 0.99,
-                      "onnx-int8": 0.99}
+                      "onnx-int8": 0.99, "onnx-int8-mixed": 0.99}
 # What `convert` builds by default, and so what the digits bundle holds (int8-mixed is opt-in).
 DEFAULT_NAMES = [v.name for v in DEFAULT_VARIANTS]
 
@@ -355,18 +355,20 @@ def test_data_changed_since_training_exit_3(fresh_bundle, run_cli):
 
 # --- Fashion-MNIST: the issue's bars on a harder set -------------------------------------------
 
-# Issue 12's demonstration: a gate plain int8 fails and int8-mixed passes. Measured on the
-# default Fashion model (float 91.25%): held out (5,931 training images) int8 agrees 99.24%,
-# with c1 in float 99.65%; on the 10,000 test images 99.43% and 99.71%. Every mix saturates
-# near 99.65% held out, so the issue's 0.997 (set from test-set figures) passes no mix there.
+# Issue 12's demonstration: a gate plain int8 fails and the mixed variants pass. Measured on
+# the default Fashion model (float 91.25%): held out (5,931 training images) int8 agrees
+# 99.24%, with c1 in float 99.65% (onnx: 99.33%, 99.58%); on the 10,000 test images 99.43%
+# and 99.71% (onnx: 99.48%, 99.64%). Every mix saturates near 99.65% held out, so the
+# issue's 0.997 (set from test-set figures) passes no mix there.
 STRICT_AGREEMENT = 0.995
 WEIGHTED_LAYERS = 5  # c1, c3, f5, f6, logits
+MIXED = {"int8-mixed": "int8", "onnx-int8-mixed": "onnx-int8"}  # and each one's plain int8
 
 
 @pytest.fixture(scope="module")
 def fashion_bundle(fashion_model, tmp_path_factory, run_cli) -> Path:
     """The suite's one Fashion-MNIST conversion: every variant, int8-mixed at the strict gate
-    (the search adds ~5 s to this run: one quantisation and one evaluation per try)."""
+    (the searches add ~7 s to this run: one quantisation and one evaluation per try)."""
     out = tmp_path_factory.mktemp("fashion-bundle") / "model"
     shutil.copytree(fashion_model, out)
     run_cli("convert", out, *(f"--variant={name}" for name in VARIANT_NAMES),
@@ -395,29 +397,32 @@ def test_fashion_round_trip(fashion_bundle, variant):
 
 
 @pytest.mark.fashion
-def test_fashion_strict_gate_int8_fails_held_out_and_few_float_layers_pass(fashion_bundle):
+@pytest.mark.parametrize(("mixed", "plain"), MIXED.items())
+def test_fashion_strict_gate_int8_fails_held_out_and_few_float_layers_pass(
+        fashion_bundle, mixed, plain):
     manifest = bundle.load_manifest(fashion_bundle)
-    record = manifest.mixed_precision("int8-mixed")
+    record = manifest.mixed_precision(mixed)
     assert record.gates["min_agreement"] == STRICT_AGREEMENT
     assert not record.int8.passed and record.int8.agreement < STRICT_AGREEMENT
     assert record.result.passed and record.result.agreement >= STRICT_AGREEMENT
     kept = [layer.layer for layer in record.float_layers]
     assert 1 <= len(kept) < WEIGHTED_LAYERS / 2  # the issue's bar: under half in float
     # The kept layers are the top of the measured sensitivity ranking, and say why.
-    sensitivity = manifest.artifacts["int8-mixed"]["sensitivity"]
+    sensitivity = manifest.artifacts[mixed]["sensitivity"]
     assert len(sensitivity) == WEIGHTED_LAYERS
     ranking = sorted(sensitivity, key=lambda name: -sensitivity[name])
     assert kept == ranking[:len(kept)]
     assert all(layer.agreement_gain == pytest.approx(sensitivity[layer.layer])
                for layer in record.float_layers)
     # int8 from the same run is the search's all-int8 start: it carries the same figures.
-    assert manifest.artifacts["int8"]["sensitivity"] == sensitivity
+    assert manifest.artifacts[plain]["sensitivity"] == sensitivity
     # Judged on training images, never on the test set verify reports on.
-    held_out = manifest.artifacts["int8-mixed"]["mixed_precision"]["held_out"]
+    held_out = manifest.artifacts[mixed]["mixed_precision"]["held_out"]
     assert held_out["split"].startswith("train") and held_out["images"] > 5000
-    # The cost: float weights for the kept layers only (c1: 150 weights -> +~0.6 KB).
+    # The cost in size is a few float weights: within a fifth of int8's size either way
+    # (c1 in float measured +0.4 KiB in TFLite, -1.0 KiB in ONNX, which drops its QDQ pairs).
     sizes = {name: entry["bytes"] for name, entry in manifest.artifacts.items()}
-    assert sizes["int8"] < sizes["int8-mixed"] <= 0.35 * sizes["fp32"]
+    assert sizes[mixed] == pytest.approx(sizes[plain], rel=0.2)
 
 
 @pytest.mark.fashion
@@ -426,9 +431,25 @@ def test_fashion_strict_gate_on_the_test_set_fails_int8_and_passes_int8_mixed(
     # The same gate in verify, on the 10,000 test images the search never saw (measured
     # 99.43% and 99.71%: 7 and 21 images from the gate).
     out = tmp_path / "verify.json"
-    proc = run_cli("verify", fashion_bundle, "--variant", "int8", "--variant", "int8-mixed",
-                   "--runtime", "litert", "--min-agreement", STRICT_AGREEMENT, "--json", out,
-                   "--no-save", check=False)
+    chosen = [f"--variant={name}" for pair in MIXED.items() for name in pair]
+    proc = run_cli("verify", fashion_bundle, *chosen, "--min-agreement", STRICT_AGREEMENT,
+                   "--json", out, "--no-save", check=False)
     assert proc.returncode == 1, proc.stderr  # int8 fails
     status = {r["variant"]: r["status"] for r in json.loads(out.read_text())["results"]}
-    assert status == {"int8": "fail", "int8-mixed": "pass"}
+    assert status == {"int8": "fail", "int8-mixed": "pass",
+                      "onnx-int8": "fail", "onnx-int8-mixed": "pass"}
+
+
+@pytest.mark.fashion
+def test_fashion_int8_mixed_runs_on_tflite_runtime_2_14(fashion_bundle):
+    # Float layers between int8 ones need nothing newer than the Pi's last tflite-runtime
+    # wheel: DEQUANTIZE/QUANTIZE around them, min_runtime_version 1.14 (measured).
+    tflite_runtime = pytest.importorskip("tflite_runtime.interpreter")
+    manifest = manifest_of(fashion_bundle)
+    entry = manifest["artifacts"]["int8-mixed"]
+    assert entry["mixed_precision"]["float_layers"]  # the case with float layers
+    images = preprocess(bundle.load_reference(fashion_bundle, manifest).images[:500])
+    model = bundle.read_verified(fashion_bundle, entry)
+    np.testing.assert_array_equal(
+        run_tflite(model, images, tflite_runtime.Interpreter).argmax(1),
+        run_tflite(model, images).argmax(1))

@@ -26,16 +26,21 @@ from lenet_edge.variants import DEFAULT_VARIANTS, VARIANTS
 DEFAULT_CALIBRATION_SAMPLES = 500
 
 
+def _gate_help(name: str) -> str:
+    return (f"{field_help(Gates, name)[:-1]}: what the -mixed variants must pass on held-out "
+            f"training images (default {getattr(DEFAULT_GATES, name):g}).")
+
+
 def convert(
     model_dir: Annotated[Path, typer.Argument(
         help="Directory written by 'lenet-edge train'.", readable=False)],  # checked below
     variant: Annotated[list[VariantName] | None, typer.Option(
         "--variant", parser=VARIANT.parse, metavar=VARIANT.metavar,
         help=VARIANT.help("Variant to convert, repeatable",
-                          "default: all but int8-mixed, which is built when named"))] = None,
+                          "default: all but the -mixed ones, built when named"))] = None,
     calibration_samples: Annotated[int, typer.Option(
         "--calibration-samples",
-        help="Training images that calibrate int8, int8-mixed, int16x8, onnx-int8.",
+        help="Training images that calibrate int8, int16x8, onnx-int8 and the -mixed ones.",
     )] = DEFAULT_CALIBRATION_SAMPLES,
     calibration_method: Annotated[CalibrationMethod, typer.Option(
         "--calibration-method", parser=CALIBRATION_METHOD.parse,
@@ -48,12 +53,9 @@ def convert(
         help="Weight scales per output channel, or one per tensor, in the calibrated "
              "variants.")] = True,
     max_drop: Annotated[float | None, typer.Option(
-        "--max-drop", help=field_help(Gates, "max_drop")[:-1] + ": what int8-mixed must "
-        f"pass on held-out training images (default {DEFAULT_GATES.max_drop:g}).")] = None,
+        "--max-drop", help=_gate_help("max_drop"))] = None,
     min_agreement: Annotated[float | None, typer.Option(
-        "--min-agreement", help=field_help(Gates, "min_agreement")[:-1] + ": what int8-mixed "
-        f"must pass on held-out training images (default {DEFAULT_GATES.min_agreement:g})."
-    )] = None,
+        "--min-agreement", help=_gate_help("min_agreement"))] = None,
     opset: Annotated[int | None, typer.Option(
         "--opset", help="ONNX opset, 13 to 18; default 17.")] = None,
     as_json: Annotated[bool, typer.Option(
@@ -64,9 +66,9 @@ def convert(
              if v is not None}
     gates = Gates(**given)  # range errors before anything loads
     if given and not any(v.gated for v in VARIANTS if v.name in (variant or ())):
-        raise UsageError(f"--{next(iter(given)).replace('_', '-')} sets the gates int8-mixed is "
-                         "built against; add --variant int8-mixed (verify takes the gates "
-                         "for the other variants)")
+        raise UsageError(f"--{next(iter(given)).replace('_', '-')} sets the gates the -mixed "
+                         "variants are built against; add --variant int8-mixed or "
+                         "onnx-int8-mixed (verify takes the gates for the others)")
     _check_model_dir(model_dir)
     from rich.console import Console
     from rich.markup import escape
@@ -102,7 +104,7 @@ def convert(
         table.add_row(name, entry["format"], f"{entry['bytes'] / 1024:.1f} KiB", share,
                       entry["sha256"][:12], shown if name in this_run else f"kept ({shown})")
     stdout_console().print(table)
-    for name in this_run & {v.name for v in VARIANTS if v.gated}:
+    for name in (v.name for v in VARIANTS if v.gated and v.name in this_run):
         stdout_console().print(mixed_summary(name, artifacts[name]), markup=False,
                                highlight=False, soft_wrap=True)
 

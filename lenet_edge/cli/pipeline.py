@@ -22,7 +22,7 @@ from lenet_edge.schema import strict_json
 Variants = Annotated[list[VariantName] | None, typer.Option(
     "--variant", "-v", parser=VARIANT.parse, metavar=VARIANT.metavar, help=VARIANT.help(
         "Variant to convert, verify and benchmark, repeatable",
-        "default: all but int8-mixed, which is built when named"))]
+        "default: all but the -mixed ones, built when named"))]
 
 
 def pipeline(

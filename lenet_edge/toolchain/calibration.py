@@ -2,9 +2,9 @@
 --per-tensor`), applied to the recipes it concerns and recorded in their manifest entries.
 
 TFLite's converter calibrates by min/max only, so `--calibration-method` reaches onnx-int8
-alone; per-tensor weight scales reach every calibrated variant (int8, int8-mixed, int16x8,
-onnx-int8). `dynamic` keeps its recipe: it has no calibration, and its per-tensor dense
-scales are what keeps it loadable on tflite-runtime 2.14 (tflite.py).
+and onnx-int8-mixed; per-tensor weight scales reach every calibrated variant (int8, int16x8,
+onnx-int8 and the -mixed ones). `dynamic` keeps its recipe: it has no calibration, and its
+per-tensor dense scales are what keeps it loadable on tflite-runtime 2.14 (tflite.py).
 
 The methods are onnxruntime's, as quantize_static runs them. Its Entropy keeps 128 histogram
 bins for 128 quantised bins, so the KL search has one candidate, the full range: the same
@@ -56,7 +56,7 @@ class CalibrationChoice:
                              "--variant onnx-int8")
         if not self.per_channel and not calibrated:
             raise UsageError("--per-tensor applies to the calibrated variants (int8, "
-                             "int8-mixed, int16x8, onnx-int8); none is chosen")
+                             "int16x8, onnx-int8 and the -mixed ones); none is chosen")
 
     def apply(self, recipe):
         """`recipe` with this choice's weight scales and, for ONNX, method; else as is."""

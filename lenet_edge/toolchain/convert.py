@@ -68,6 +68,13 @@ def _onnx_artifact(recipe, sources: _Sources) -> bytes:
     return onnx_export.export_onnx(sources.float_onnx(), recipe, sources.calibration)
 
 
+# The accuracy-gated variants' mechanics, per format (mixed_precision.py).
+QUANTISERS: dict[str, Callable[[Any, _Sources], mixed_precision.Quantiser]] = {
+    "tflite": lambda recipe, sources: mixed_precision.TfliteQuantiser(
+        sources.frozen(), recipe, sources.calibration),
+    "onnx": lambda recipe, sources: mixed_precision.OnnxQuantiser(
+        sources.float_onnx(), recipe, sources.calibration),
+}
 # One exporter per format; what each file declares is read back by the format's describer
 # (lenet_edge.formats), the same one inspect and the runtime use.
 EXPORTERS: dict[str, Callable[[Any, _Sources], bytes]] = {
@@ -92,26 +99,26 @@ def convert(
     Args:
         model_dir: a trained model directory (train.json + weights); the bundle goes beside.
         variants: names from the catalogue; None or empty converts the default ones (all
-            but int8-mixed). Entries for other variants already in the manifest are kept if
+            but the -mixed ones). Entries for other variants already in the manifest are kept if
             they came from the same weights.
         calibration_samples: training images (drawn with the training seed) that calibrate
-            the int8/int8-mixed/int16x8/onnx-int8 variants.
+            the int8, int16x8, onnx-int8 and -mixed variants.
         opset: ONNX opset (default 17).
         progress: called as progress(variant, seconds) after each variant converts.
         calibration_method: minmax, entropy or percentile (onnx-int8; TFLite is min/max).
         per_channel: weight scales per output channel (else per tensor) where calibrated.
-        gates: what int8-mixed must pass on the held-out slice (as verify on the test set).
+        gates: what the -mixed variants must pass on held-out images (verify: on the test set).
 
     Returns:
         The manifest written to model_dir/manifest.json.
 
     Raises:
         UsageError: unknown variant, bad calibration size or choice, unsupported opset, no
-            held-out images for int8-mixed.
+            held-out images for a -mixed variant.
         ModelError: no trained model, or weights missing or not matching train.json.
         DataError: the training dataset cannot be loaded or has changed since training.
         OutputError: model_dir cannot be written.
-        LenetEdgeError (exit 1): int8-mixed passes the gates with no mix of float layers;
+        LenetEdgeError (exit 1): a -mixed variant passes the gates with no mix of float layers;
             the other variants are written, its best try is kept aside (not in the bundle).
     """
     model_dir = Path(model_dir)
@@ -145,8 +152,8 @@ def convert(
         started = time.perf_counter()
         extra: dict[str, Any] = {}
         found = None
-        if getattr(recipe, "accuracy_gated", False):
-            found = mixed_precision.search(sources.frozen(), recipe, sources.calibration,
+        if recipe.accuracy_gated:
+            found = mixed_precision.search(QUANTISERS[variant.format](recipe, sources),
                                            sources.held_out, gates)
             data = found.model
             extra = {"sensitivity": found.sensitivity,
@@ -170,16 +177,17 @@ def convert(
             progress(variant.name, seconds)
     _share_sensitivity(converted)
     manifest = _write_bundle(model_dir, info, reference, converted, dropped=set(failed))
-    for variant, found in failed.values():
-        _keep_aside(model_dir, variant, found, gates)
+    if failed:  # after the bundle: the variants that did convert are written
+        raise LenetEdgeError("; ".join(_keep_aside(model_dir, variant, found, gates)
+                                       for variant, found in failed.values()))
     return manifest
 
 
 def _slices(info: dict, calibration_samples: int, held_out: bool) -> dict[str, np.ndarray]:
-    """Indices into the training split: calibration images and (for int8-mixed) held-out ones.
+    """Indices into the training split: calibration images and (for -mixed) held-out ones.
 
     Raises:
-        UsageError: int8-mixed is chosen and no training image is held out for it.
+        UsageError: a -mixed variant is chosen and no training image is held out for it.
     """
     config, num_train = info["config"], int(info["dataset"]["num_train"])
     picked = {"calibration": splits.calibration_indices(num_train, calibration_samples,
@@ -190,7 +198,7 @@ def _slices(info: dict, calibration_samples: int, held_out: bool) -> dict[str, n
                                                      picked["calibration"])
         if not len(picked["held_out"]):
             raise UsageError(
-                "int8-mixed is judged on the training run's validation slice, minus the "
+                "the -mixed variants are judged on the training run's validation slice, minus the "
                 f"calibration images: none is left (validation split {split:g}, "
                 f"{calibration_samples} calibration images); use fewer --calibration-samples "
                 "or retrain with a --validation-split")
@@ -198,24 +206,25 @@ def _slices(info: dict, calibration_samples: int, held_out: bool) -> dict[str, n
 
 
 def _share_sensitivity(converted: dict[str, tuple[Variant, bytes, dict[str, Any]]]) -> None:
-    """int8 converted in the same run as int8-mixed is the search's all-int8 start (same
-    recipe, same calibration images): give it the sensitivity measured there (explain)."""
-    if "int8" in converted and "int8-mixed" in converted:
-        converted["int8"][2]["sensitivity"] = converted["int8-mixed"][2]["sensitivity"]
+    """int8 (onnx-int8) converted in the same run as int8-mixed (onnx-int8-mixed) is the
+    search's all-int8 start (same recipe, same calibration images): give it the sensitivity
+    measured there (explain shows it)."""
+    for plain, mixed in (("int8", "int8-mixed"), ("onnx-int8", "onnx-int8-mixed")):
+        if plain in converted and mixed in converted:
+            converted[plain][2]["sensitivity"] = converted[mixed][2]["sensitivity"]
 
 
 def _keep_aside(model_dir: Path, variant: Variant, found: mixed_precision.MixedResult,
-                gates: Gates) -> None:
-    """Write a gated variant's best try beside the bundle and fail with one line (exit 1)."""
+                gates: Gates) -> str:
+    """Write a gated variant's best try beside the bundle; say so (convert then exits 1)."""
     path = model_dir / variant.candidate_file
     bundle.write_bytes(path, found.model)
     best = found.result
     layers = ", ".join(best.float_layers) or "no layer"
-    reasons = "; ".join(gates.failures(best.delta_points, best.agreement))
-    raise LenetEdgeError(
-        f"{variant.name}: no mix of float layers passes the gates on the held-out training "
-        f"images; the best keeps {layers} in float ({reasons}); kept aside as {path}, "
-        "not in the bundle")
+    reasons = ", ".join(gates.failures(best.delta_points, best.agreement))
+    return (f"{variant.name}: no mix of float layers passes the gates on the held-out "
+            f"training images; the best keeps {layers} in float ({reasons}); kept aside as "
+            f"{path}, not in the bundle")
 
 
 def _prepare(model_dir: Path, info: dict, slices: dict[str, np.ndarray], opset: int):

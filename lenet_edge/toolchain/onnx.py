@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,6 +33,8 @@ class ONNXRecipe:
     activation_type: str = "QInt8"  # QuantType members
     weight_type: str = "QInt8"
     calibrate_method: str = "MinMax"  # a CalibrationMethod member
+    # onnx-int8-mixed: layers revert to float until the gates pass (toolchain/mixed_precision.py)
+    accuracy_gated: bool = False
 
     @property
     def calibrate(self) -> bool:
@@ -45,6 +47,7 @@ class ONNXRecipe:
 RECIPES: dict[str, ONNXRecipe] = {
     "onnx-fp32": ONNXRecipe(),
     "onnx-int8": ONNXRecipe(quantize=True),
+    "onnx-int8-mixed": ONNXRecipe(quantize=True, accuracy_gated=True),
 }
 
 
@@ -96,29 +99,48 @@ def export_onnx(float_onnx: bytes, recipe: ONNXRecipe, calibration: np.ndarray |
 
     Args:
         float_onnx: bytes from `export_float_onnx`.
-        recipe: a row of RECIPES.
+        recipe: a row of RECIPES (an accuracy-gated one: mixed_precision.search makes it).
         calibration: float32 (N, 28, 28, 1) training images through `data.preprocess`.
     """
     if not recipe.quantize:
         return float_onnx
+    if recipe.accuracy_gated:
+        raise ValueError("an accuracy-gated recipe is built by mixed_precision.search")
+    return quantize(prepare(float_onnx), recipe, calibration)
+
+
+def prepare(float_onnx: bytes) -> bytes:
+    """onnxruntime's recommended pre-pass: ONNX shape inference plus graph fusions.
+
+    MatMul+Add -> Gemm, so each dense layer gets one int32 bias. Symbolic shape inference
+    needs sympy and adds nothing for a static CNN, so it is skipped. Its node names are what
+    quantize_static's nodes_to_exclude names.
+    """
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with tempfile.TemporaryDirectory(prefix="lenet-edge-onnx-") as tmp:
+        source, prepared = Path(tmp) / "f.onnx", Path(tmp) / "p.onnx"
+        source.write_bytes(float_onnx)
+        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+        return prepared.read_bytes()
+
+
+def quantize(prepared: bytes, recipe: ONNXRecipe, calibration: np.ndarray | None,
+             nodes_to_exclude: Sequence[str] = ()) -> bytes:
+    """quantize_static on a `prepare`d model, `nodes_to_exclude` left in float; checked."""
     if calibration is None or not len(calibration):
         raise ValueError("this recipe calibrates: calibration images are required")
     import onnx
     from onnxruntime import quantization as q
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     with tempfile.TemporaryDirectory(prefix="lenet-edge-onnx-") as tmp:
-        source, prepared, quantized = (Path(tmp) / n for n in ("f.onnx", "p.onnx", "q.onnx"))
-        source.write_bytes(float_onnx)
-        # onnxruntime's recommended pre-pass: ONNX shape inference plus graph fusions
-        # (MatMul+Add -> Gemm, so each dense layer gets one int32 bias). Symbolic shape
-        # inference needs sympy and adds nothing for a static CNN, so it is skipped.
-        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+        source, quantized = Path(tmp) / "p.onnx", Path(tmp) / "q.onnx"
+        source.write_bytes(prepared)
         histogram = recipe.calibrate_method != "MinMax"
         # The histogram calibrators print progress to stdout, where `convert --json` writes.
         with contextlib.redirect_stdout(io.StringIO()):
             q.quantize_static(
-                str(prepared),
+                str(source),
                 str(quantized),
                 _CalibrationReader(calibration, equal_batches=histogram),
                 quant_format=getattr(q.QuantFormat, recipe.quant_format),
@@ -126,8 +148,8 @@ def export_onnx(float_onnx: bytes, recipe: ONNXRecipe, calibration: np.ndarray |
                 activation_type=getattr(q.QuantType, recipe.activation_type),
                 weight_type=getattr(q.QuantType, recipe.weight_type),
                 calibrate_method=getattr(q.CalibrationMethod, recipe.calibrate_method),
+                nodes_to_exclude=list(nodes_to_exclude),
             )
         data = quantized.read_bytes()
     onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
     return data
-
