@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from missing_parts import not_installed
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED_BUNDLE = REPO / "tests" / "data" / "digits-bundle"
@@ -191,14 +192,6 @@ def fresh_bundle(request, tmp_path) -> Path:
     name = ("converted_digits_bundle" if request.node.get_closest_marker("toolchain")
             else "committed_bundle")
     return Path(shutil.copytree(request.getfixturevalue(name), tmp_path / "bundle"))
-
-
-def not_installed(message: str):
-    """Skip a test whose part is not installed here; in CI, where `make test` installs
-    everything, fail it instead, so a missing install step cannot pass silently."""
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

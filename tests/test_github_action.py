@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import not_installed
+from missing_parts import not_installed
 
 yaml = pytest.importorskip("yaml", reason="pip install pyyaml (the dev extra)")
 
