@@ -5,6 +5,9 @@ TensorFlow installed, so none can be imported, and the check below proves none w
 runs twice: in venvs on this x86_64 host, and on an emulated arm64 Pi (Debian 12, Python 3.11,
 the same packages as aarch64 wheels; qemu-user, see scripts/emulated_pi.sh), where the
 interpreters run their NEON kernels instead of AVX ones.
+
+These look at a device from outside (what a CLI run there imports, exits with, writes); the
+whole runtime tier also runs inside the two x86_64 venvs (`make test`: pytest -m runtime).
 """
 
 from __future__ import annotations
