@@ -13,7 +13,6 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -27,60 +26,14 @@ from lenet_edge.gates import DEFAULT_GATES, Gates
 from lenet_edge.toolchain import forward as forward_graph
 from lenet_edge.toolchain import mixed_precision, splits
 from lenet_edge.toolchain import onnx as onnx_export
-from lenet_edge.toolchain import tflite as tflite_export
 from lenet_edge.toolchain.calibration import DEFAULT_CALIBRATION_SAMPLES, CalibrationChoice
+from lenet_edge.toolchain.exporters import EXPORTERS, QUANTISERS, RECIPES, Sources
 from lenet_edge.toolchain.model import read_train_info
 from lenet_edge.variants import VARIANTS, Variant, get_variant, resolve_variants
 
-__all__ = ["DEFAULT_CALIBRATION_SAMPLES", "convert"]
+__all__ = ["DEFAULT_CALIBRATION_SAMPLES", "RECIPES", "convert"]
 Progress = Callable[[str, float], None]
-RECIPES: dict[str, dict[str, Any]] = {"tflite": tflite_export.RECIPES, "onnx": onnx_export.RECIPES}
 TOOLS = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "numpy")
-
-
-@dataclass
-class _Sources:
-    """What one run's exporters share; the frozen graph and float ONNX are built once."""
-
-    forward: Any  # forward.forward_function(model)
-    calibration: np.ndarray
-    opset: int
-    held_out: mixed_precision.HeldOut | None = None  # only when a gated variant is chosen
-    _frozen: Any = field(default=None, repr=False)
-    _float_onnx: bytes | None = field(default=None, repr=False)
-
-    def frozen(self):
-        if self._frozen is None:
-            self._frozen = forward_graph.frozen(self.forward)
-        return self._frozen
-
-    def float_onnx(self) -> bytes:
-        if self._float_onnx is None:
-            self._float_onnx = onnx_export.export_float_onnx(self.forward, self.opset)
-        return self._float_onnx
-
-
-def _tflite_artifact(recipe, sources: _Sources) -> bytes:
-    return tflite_export.export_tflite(sources.frozen(), recipe, sources.calibration)
-
-
-def _onnx_artifact(recipe, sources: _Sources) -> bytes:
-    return onnx_export.export_onnx(sources.float_onnx(), recipe, sources.calibration)
-
-
-# The accuracy-gated variants' mechanics, per format (mixed_precision.py).
-QUANTISERS: dict[str, Callable[[Any, _Sources], mixed_precision.Quantiser]] = {
-    "tflite": lambda recipe, sources: mixed_precision.TfliteQuantiser(
-        sources.frozen(), recipe, sources.calibration),
-    "onnx": lambda recipe, sources: mixed_precision.OnnxQuantiser(
-        sources.float_onnx(), recipe, sources.calibration),
-}
-# One exporter per format; what each file declares is read back by the format's describer
-# (lenet_edge.formats), the same one inspect and the runtime use.
-EXPORTERS: dict[str, Callable[[Any, _Sources], bytes]] = {
-    "tflite": _tflite_artifact,
-    "onnx": _onnx_artifact,
-}
 
 
 def convert(
@@ -250,7 +203,7 @@ def _prepare(model_dir: Path, info: dict, slices: dict[str, np.ndarray], opset: 
                                  logits=np.asarray(logits, dtype=np.float32))
     forward = forward_graph.forward_function(model)
     forward_graph.check_same_as_model(forward, model, calibration[:32])
-    sources = _Sources(forward=forward, calibration=calibration, opset=opset)
+    sources = Sources(forward=forward, calibration=calibration, opset=opset)
     if "held_out" in slices:
         raw = np.asarray(dataset.x_train)[slices["held_out"]]
         images = preprocess(raw)
