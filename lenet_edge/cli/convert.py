@@ -81,8 +81,10 @@ def convert(
     # markup=False: a path like 'runs[/b]' is a name, not rich markup (MarkupError, exit 70)
     err.print(f"converting {model_dir}", markup=False, highlight=False)
 
+    width = max(len(v.name) for v in VARIANTS)
+
     def show(name: str, seconds: float) -> None:
-        err.print(f"  {name:<10} {seconds:6.2f} s")
+        err.print(f"  {name:<{width}} {seconds:6.2f} s")
 
     manifest = run_convert(model_dir, variant, calibration_samples, opset, progress=show,
                            calibration_method=str(calibration_method), per_channel=per_channel,
