@@ -106,6 +106,9 @@ def _cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env.pop("LENET_EDGE_DATA_DIR", None)
     # The checkout under test, also for the emulated arm64 Pythons, which have no install of it.
     env["PYTHONPATH"] = str(REPO)
+    # Output width is the test's choice, never the terminal's: 80 columns is what a CI log gets
+    # (no terminal), so a run here and in CI see the same tables. A test needing another passes it.
+    env["COLUMNS"] = "80"
     env.update(extra or {})
     return env
 

@@ -99,7 +99,8 @@ def benchmark(
         if report.comparison:
             from lenet_edge.cli.regression_table import regression_view
 
-            console.print(regression_view(report.comparison, console))
+            # soft_wrap: each failure stays one line at any width, for grep in CI logs
+            console.print(regression_view(report.comparison, console), soft_wrap=True)
     if not report.passed:
         raise typer.Exit(1)
 

@@ -117,7 +117,8 @@ def verify(
         if report.baseline is not None:
             from lenet_edge.cli.regression_table import regression_view
 
-            console.print(regression_view(report.baseline, console))
+            # soft_wrap: each failure stays one line at any width, for grep in CI logs
+            console.print(regression_view(report.baseline, console), soft_wrap=True)
     if not report.passed:
         raise typer.Exit(1)
 
