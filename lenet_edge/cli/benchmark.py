@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from lenet_edge.cli import saved_results
+from lenet_edge.cli.file_options import InputRange, ModelPath, given, refuse, single_runtime
 from lenet_edge.cli.runtime_options import (
-    BundleDir,
     JsonFile,
     Runtimes,
     Variants,
@@ -23,7 +23,8 @@ from lenet_edge.schema import strict_json
 
 
 def benchmark(
-    model_dir: BundleDir,
+    ctx: typer.Context,
+    model_dir: ModelPath,
     variant: Variants = None,
     runtime: Runtimes = None,
     threads: Annotated[str, typer.Option(
@@ -51,6 +52,7 @@ def benchmark(
         help="Also time a fresh Python process per variant x runtime from start to first "
              "result, with its peak memory.")] = True,
     save: saved_results.SaveResults = None,
+    input_range: InputRange = "auto",
 ) -> None:
     """Time every variant: load, first call, then batch 1 and --batch after a warm-up.
 
@@ -63,6 +65,9 @@ def benchmark(
 
     The results are kept in the bundle as MODEL_DIR/benchmark.json for 'lenet-edge report',
     unless --json FILE names another file or --no-save is given (or --compare reads that file).
+
+    A single .tflite / .onnx FILE instead: timed the same way on inputs generated to its own
+    shape and dtype (seeded noise in its --input-range); no cold start, nothing saved.
     """
     from rich.console import Console
 
@@ -72,17 +77,31 @@ def benchmark(
 
     if max_slowdown is not None and compare is None:
         raise UsageError("--max-slowdown needs --compare BASELINE.json")
-    saved = saved_results.destination(model_dir, bundle.BENCHMARK_JSON, save, json_out,
-                                      baseline=compare)
-    check_outputs(model_dir, {"--json": json_out, "--save": saved})  # not after minutes of timing
     err = Console(stderr=True)
-    report = run_benchmark(
-        model_dir, variants=variant or None, runtimes=runtime or ("auto",), threads=threads,
-        runs=runs, warmup=warmup, batch=batch, min_time=min_time, warmup_time=warmup_time,
-        baseline=compare, max_slowdown=10.0 if max_slowdown is None else max_slowdown,
-        cold_start=cold_start,
-        progress=lambda label, done, total: err.print(f"[{done}/{total}] timed {label}"),
-    )
+    timing = {"threads": threads, "runs": runs, "warmup": warmup, "batch": batch,
+              "min_time": min_time, "warmup_time": warmup_time, "baseline": compare,
+              "max_slowdown": 10.0 if max_slowdown is None else max_slowdown,
+              "progress": lambda label, done, total: err.print(f"[{done}/{total}] timed {label}")}
+    if model_dir.is_file():
+        from lenet_edge.cli.file_options import check_report_path
+        from lenet_edge.runtime.bench_file import benchmark_file
+
+        # --no-save and --no-cold-start are what a file gets anyway: let scripts pass them.
+        refuse(given(ctx, "variant", *(["save"] if save else []),
+                     *(["cold_start"] if cold_start else [])),
+               f"applies to a bundle; {model_dir} is a model file")
+        check_report_path(json_out, [model_dir])
+        saved, cold_start = None, False
+        report = benchmark_file(model_dir, single_runtime(runtime, model_dir),
+                                input_range=input_range, **timing)
+    else:
+        refuse(given(ctx, "input_range"), "applies to a single model file; a bundle's "
+               "manifest records what its models take")
+        saved = saved_results.destination(model_dir, bundle.BENCHMARK_JSON, save, json_out,
+                                          baseline=compare)
+        check_outputs(model_dir, {"--json": json_out, "--save": saved})  # not after minutes
+        report = run_benchmark(model_dir, variants=variant or None,
+                               runtimes=runtime or ("auto",), cold_start=cold_start, **timing)
     data = report.to_dict()
     if json_out is not None and str(json_out) != "-":
         write_output(json_out, strict_json(data, "--json") + "\n")

@@ -20,6 +20,7 @@ from lenet_edge.choices import unknown_choice
 from lenet_edge.conversion_records import CALIBRATION_METHODS
 from lenet_edge.data.classes import DATASETS
 from lenet_edge.report.recommend import PREFERENCES
+from lenet_edge.runtime.input_ranges import INPUT_RANGE_CHOICES
 from lenet_edge.runtime.runtimes import AUTO, RUNTIME_NAMES
 from lenet_edge.variants import VARIANT_NAMES
 
@@ -60,6 +61,7 @@ RUNTIME = Catalogue("runtime", (AUTO, *RUNTIME_NAMES))
 DATASET = Catalogue("dataset", DATASETS)
 PREFERENCE = Catalogue("preference", PREFERENCES)
 CALIBRATION_METHOD = Catalogue("calibration method", CALIBRATION_METHODS)
+INPUT_RANGE = Catalogue("input range", INPUT_RANGE_CHOICES)
 
 # The enums, as names for the annotations in the commands' signatures.
 VariantName = VARIANT.enum
@@ -67,3 +69,9 @@ RuntimeName = RUNTIME.enum
 DatasetName = DATASET.enum
 Preference = PREFERENCE.enum
 CalibrationMethod = CALIBRATION_METHOD.enum
+InputRangeName = INPUT_RANGE.enum
+# The help every command with --input-range shows (predict, verify, benchmark).
+INPUT_RANGE_HELP = INPUT_RANGE.help(
+    "What a model file's input takes", "default: auto = from a quantised input's scale; "
+    "0-255 for an integer input without one; 0-1 for float, so a float model that "
+    "rescales itself (Rescaling(1/255) inside) needs 0-255")

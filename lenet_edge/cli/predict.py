@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from lenet_edge.cli.choice_options import RUNTIME, VARIANT, RuntimeName, VariantName
+from lenet_edge.cli.choice_options import (
+    INPUT_RANGE,
+    INPUT_RANGE_HELP,
+    RUNTIME,
+    VARIANT,
+    InputRangeName,
+    RuntimeName,
+    VariantName,
+)
 from lenet_edge.cli.runtime_options import stdout_console
 from lenet_edge.schema import strict_json
 
@@ -30,6 +38,9 @@ def predict(
         "--runtime", "-r", parser=RUNTIME.parse, metavar=RUNTIME.metavar, help=RUNTIME.help(
             "Runtime", "default: auto = the first installed interpreter for the model's "
             "format"), show_default=False)] = "auto",
+    input_range: Annotated[InputRangeName, typer.Option(
+        "--input-range", parser=INPUT_RANGE.parse, metavar=INPUT_RANGE.metavar,
+        help=INPUT_RANGE_HELP, show_default=False)] = "auto",
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print [{image, predictions: [{class, label, probability}], warnings}] "
         "as JSON (what ran goes to stderr).")] = False,
@@ -46,7 +57,8 @@ def predict(
     """
     from lenet_edge.runtime.predict import predict as run_predict
 
-    result = run_predict(model, images, top_k=top_k, variant=variant, runtime=runtime)
+    result = run_predict(model, images, top_k=top_k, variant=variant, runtime=runtime,
+                         input_range=input_range)
     for p in result.predictions:  # on stderr in both modes: stdout stays the table or JSON
         for note in p.warnings:
             typer.echo(f"lenet-edge: warning: {p.image}: {note}", err=True)
@@ -63,7 +75,8 @@ def _what_ran(result) -> str:
     variant = f"variant {result.variant} ({result.variant_reason})" if result.variant else \
         "a model file"
     return (f"{result.model}: {variant} on {result.runtime} {result.runtime_version}"
-            + (f", {result.dataset} classes" if result.dataset else ""))
+            + (f", {result.dataset} classes" if result.dataset else "")
+            + f"; input {result.input}; outputs: {result.outputs}")
 
 
 def _table(result, top_k: int):
@@ -73,7 +86,10 @@ def _table(result, top_k: int):
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(box=box.SIMPLE_HEAD, caption="probability = softmax of the model's logits")
+    caption = ("probability = the model's own output (its outputs are probabilities)"
+               if result.outputs == "probabilities" else
+               "probability = softmax of the model's logits")
+    table = Table(box=box.SIMPLE_HEAD, caption=caption)
     table.add_column("image")
     for rank in range(1, top_k + 1):
         table.add_column(f"#{rank}", no_wrap=True)

@@ -8,8 +8,17 @@ from typing import Annotated
 import typer
 
 from lenet_edge.cli import saved_results
+from lenet_edge.cli.file_options import (
+    DataDir,
+    Dataset,
+    InputRange,
+    MinAccuracy,
+    ModelPath,
+    Reference,
+    given,
+    refuse,
+)
 from lenet_edge.cli.runtime_options import (
-    BundleDir,
     JsonFile,
     MaxDrop,
     MinAgreement,
@@ -31,7 +40,8 @@ def _budget_help(name: str) -> str:
 
 
 def verify(
-    model_dir: BundleDir,
+    ctx: typer.Context,
+    model_dir: ModelPath,
     variant: Variants = None,
     runtime: Runtimes = None,
     max_drop: MaxDrop = DEFAULT_GATES.max_drop,
@@ -53,6 +63,11 @@ def verify(
         "--max-regression", help=_budget_help("max_regression"))] = None,
     max_class_regression: Annotated[float | None, typer.Option(
         "--max-class-regression", help=_budget_help("max_class_regression"))] = None,
+    dataset: Dataset = None,
+    data_dir: DataDir = None,
+    reference: Reference = None,
+    min_accuracy: MinAccuracy = None,
+    input_range: InputRange = "auto",
 ) -> None:
     """Run every variant on the bundle's reference images; exit 1 if a gate fails.
 
@@ -67,6 +82,10 @@ def verify(
     unless --json FILE names another file or --no-save is given.
 
     Needs no TensorFlow and no dataset: everything comes from the bundle.
+
+    A single .tflite / .onnx FILE instead: verify FILE --dataset NAME reports its accuracy on
+    the dataset's test split (exit 1 only below --min-accuracy); --reference OTHER_FILE also
+    compares the two on those images, held to --max-drop and --min-agreement.
     """
     from rich.console import Console
 
@@ -77,6 +96,18 @@ def verify(
     from lenet_edge.runtime.verify import verify as run_verify
 
     gates = Gates(max_drop, min_agreement)  # usage errors before anything loads
+    if model_dir.is_file():
+        refuse(given(ctx, "variant", "baseline", "max_regression", "max_class_regression",
+                     "junit_out", "markdown_out", *(["save"] if save else [])),
+               f"applies to a bundle; {model_dir} is a model file")
+        from lenet_edge.cli.verify_file import verify_model_file
+
+        gated = given(ctx, "max_drop", "min_agreement")
+        verify_model_file(model_dir, dataset, data_dir, reference, limit, min_accuracy,
+                          gates if gated else None, runtime, input_range, json_out)
+        return
+    refuse(given(ctx, "dataset", "data_dir", "reference", "min_accuracy", "input_range"),
+           "applies to a single model file; a bundle is verified on its own reference images")
     budget = {key: value for key, value in (("max_regression", max_regression),
                                             ("max_class_regression", max_class_regression))
               if value is not None}

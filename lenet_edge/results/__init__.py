@@ -6,6 +6,8 @@
     regression.py RegressionRow, RegressionReport: a run against a baseline (verify
                   --baseline's `baseline` in verify.json, benchmark --compare's `comparison`)
     pipeline.py   StageRecord, PipelineRecord: pipeline.json
+    file_verify.py FileRun, FileComparison, FileVerifyReport: `verify FILE --json` (written
+                  only: no command reads it back, so it has no from_dict)
     files.py      the checked read of each file in a bundle (names: bundle.py)
     tables.py     each result table built once as rows of text; the CLI (rich), the report
                   (HTML, Markdown) and deploy only render them

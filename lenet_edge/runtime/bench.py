@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,12 @@ from lenet_edge.results.benchmark import (  # noqa: F401 - the types benchmark()
 from lenet_edge.results.skipped import Skipped
 from lenet_edge.runtime import machine, regression
 from lenet_edge.runtime.cold_start import ColdStart, measure_cold_start
+from lenet_edge.runtime.input_adapter import adapt_input
+from lenet_edge.runtime.input_ranges import recorded_input_range
 from lenet_edge.runtime.plan import Job, plan_jobs, read_artifacts
 from lenet_edge.runtime.runner import (
     IncompatibleModelError,
+    Runner,
     import_runtime,
     load_runner,
 )
@@ -87,35 +91,24 @@ def benchmark(bundle_dir: str | Path, variants: Sequence[str] | None = None,
     Raises:
         UsageError, ModelError, MissingDependencyError.
     """
-    policy = TimingPolicy(runs, float(min_time), warmup, float(warmup_time))
-    counts = check_threads(threads)
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise UsageError(f"--batch must be an integer >= 1, got {batch!r}")
-    if batch > MAX_BATCH:
-        raise UsageError(f"--batch must be at most {MAX_BATCH} (throughput is flat well before "
-                         f"that; memory is not), got {batch}")
-    regression.check_max_slowdown(max_slowdown)
+    policy, counts, batches = check_options(threads, runs, warmup, batch, min_time,
+                                            warmup_time, max_slowdown)
     baseline_rows = regression.read_baseline(baseline) if baseline is not None else None
     manifest = bundle.read_manifest(bundle_dir)
     jobs, skipped = plan_jobs(manifest, variants, runtimes)
     reference = bundle.load_reference(bundle_dir, manifest)
     blobs = read_artifacts(bundle_dir, jobs)
-    batches = sorted({1, batch})
     # Tile the reference set when it holds fewer images than the batch.
     reps = -(-max(batches) // len(reference.images))
     images = preprocess(np.concatenate([reference.images] * reps)[: max(batches)])
-    info, notes = machine.machine_info(), []
-    if info.get("emulated"):
-        notes.append(f"emulated ({info['emulated']}): latency figures are functional only; "
-                     "never compare them with a real device")
-    if not machine.reset_peak_rss():
-        notes.append("peak_rss_mb is the process peak since start (no per-run reset)")
-    if len(counts) > 1:
-        notes.append("peak_rss_mb covers the interpreters of every thread count at once "
-                     "(they are timed interleaved)")
+    info = machine.machine_info()
+    notes = machine_notes(info, counts)
     results: list[BenchmarkResult] = []
     for done, job in enumerate(jobs, start=1):
-        results.extend(_bench_one(job, blobs[job.variant], images, batches, policy, counts))
+        adapter = partial(adapt_input, input_range=recorded_input_range(manifest, job.entry),
+                          source=job.entry["file"])
+        results.extend(bench_job(job, blobs[job.variant], lambda r, a=adapter: a(r)(images),
+                                 batches, policy, counts))
         if progress:
             progress(f"{job.variant} on {job.runtime.name}", done, len(jobs))
     rows = [r.to_dict() for r in results]
@@ -132,12 +125,47 @@ def benchmark(bundle_dir: str | Path, variants: Sequence[str] | None = None,
         if cold_start else None)
 
 
-def _bench_one(job: Job, data: bytes, images: np.ndarray, batches: list[int],
-               policy: TimingPolicy, counts: tuple[int, ...]) -> list[BenchmarkResult]:
-    """Rows for one variant x runtime: per batch, one per thread count (one interpreter each)."""
+def check_options(threads: int | str | Sequence[int], runs: int, warmup: int, batch: int,
+                  min_time: float, warmup_time: float,
+                  max_slowdown: float) -> tuple[TimingPolicy, tuple[int, ...], list[int]]:
+    """The timing policy, thread counts and batch sizes; UsageError for an option out of range
+    (checked before anything loads)."""
+    policy = TimingPolicy(runs, float(min_time), warmup, float(warmup_time))
+    counts = check_threads(threads)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise UsageError(f"--batch must be an integer >= 1, got {batch!r}")
+    if batch > MAX_BATCH:
+        raise UsageError(f"--batch must be at most {MAX_BATCH} (throughput is flat well before "
+                         f"that; memory is not), got {batch}")
+    regression.check_max_slowdown(max_slowdown)
+    return policy, counts, sorted({1, batch})
+
+
+def machine_notes(info: dict[str, Any], counts: tuple[int, ...]) -> list[str]:
+    """What the report must say about how far its figures can be trusted on this machine."""
+    notes = []
+    if info.get("emulated"):
+        notes.append(f"emulated ({info['emulated']}): latency figures are functional only; "
+                     "never compare them with a real device")
+    if not machine.reset_peak_rss():
+        notes.append("peak_rss_mb is the process peak since start (no per-run reset)")
+    if len(counts) > 1:
+        notes.append("peak_rss_mb covers the interpreters of every thread count at once "
+                     "(they are timed interleaved)")
+    return notes
+
+
+def bench_job(job: Job, data: bytes, inputs: Callable[[Runner], np.ndarray],
+              batches: list[int], policy: TimingPolicy,
+              counts: tuple[int, ...]) -> list[BenchmarkResult]:
+    """Rows for one variant x runtime: per batch, one per thread count (one interpreter each).
+
+    `inputs(runner)` gives the first runner loaded its batch, in the model's own layout and
+    units (input_adapter.py): at least the largest batch size of images.
+    """
     machine.reset_peak_rss()  # so each row's peak covers its own load and runs
     size = len(data)
-    runners, load_ms, first_ms = {}, {}, {}
+    runners, load_ms, first_ms, images = {}, {}, {}, None
     try:
         import_runtime(job.runtime.name, job.entry["format"])  # not part of the load time
         for threads in counts:
@@ -145,6 +173,8 @@ def _bench_one(job: Job, data: bytes, images: np.ndarray, batches: list[int],
             runners[threads] = load_runner(data, job.entry["format"], job.runtime.name,
                                            threads, source=job.entry["file"])
             load_ms[threads] = (time.perf_counter_ns() - start) / 1e6
+            if images is None:
+                images = inputs(runners[threads])
             start = time.perf_counter_ns()
             runners[threads].predict(images[:1])
             first_ms[threads] = (time.perf_counter_ns() - start) / 1e6

@@ -28,10 +28,13 @@ from lenet_edge.data.classes import CLASS_NAMES
 from lenet_edge.data.image_files import Images, read_images
 from lenet_edge.data.preprocess import preprocess
 from lenet_edge.errors import ModelError, UsageError
-from lenet_edge.files import input_files
+from lenet_edge.runtime.adapted_model import AdaptedModel, adapt
+from lenet_edge.runtime.input_ranges import check_input_range, recorded_input_range
+from lenet_edge.runtime.model_file import open_model_file
+from lenet_edge.runtime.output_kind import softmax  # noqa: F401 - callers import it from here
 from lenet_edge.runtime.plan import plan_jobs, read_artifacts
-from lenet_edge.runtime.runner import IMAGE_SHAPE, IncompatibleModelError, Runner, load_runner
-from lenet_edge.runtime.runtimes import AUTO, auto_runtime, get_runtime, resolve_runtime
+from lenet_edge.runtime.runner import load_runner
+from lenet_edge.runtime.runtimes import AUTO, auto_runtime, get_runtime
 from lenet_edge.variants import VARIANT_NAMES, get_variant
 
 DEFAULT_VARIANT = "fp32"  # the reference conversion: what the float model would say
@@ -78,6 +81,8 @@ class PredictResult:
     runtime_version: str
     dataset: str | None
     predictions: list[ImagePrediction]
+    outputs: str = "logits"  # what the model gives: "logits" or "probabilities"
+    input: str = ""  # the model's input as fed: dtype, layout, range and why that range
 
     def to_list(self) -> list[dict[str, Any]]:
         """The `--json` output: [{image, predictions: [{class, label, probability}],
@@ -86,7 +91,8 @@ class PredictResult:
 
 
 def predict(model: str | os.PathLike, images: Sequence[str | os.PathLike] | np.ndarray,
-            top_k: int = 3, variant: str | None = None, runtime: str = AUTO) -> PredictResult:
+            top_k: int = 3, variant: str | None = None, runtime: str = AUTO,
+            input_range: str = AUTO) -> PredictResult:
     """Classify pictures, .npy batches or an array of frames; return the top-k classes of each.
 
     Args:
@@ -97,12 +103,16 @@ def predict(model: str | os.PathLike, images: Sequence[str | os.PathLike] | np.n
         variant: the bundle variant to use; None picks fp32 when present and runnable, else
             the first runnable variant in catalogue order. Not allowed with a model file.
         runtime: "auto" or a runtime name (see `lenet_edge.runtime.runtimes`).
+        input_range: what a model file takes: "auto", "0-1" or "0-255" (the rule is in
+            runtime/input_adapter.py). A bundle's manifest says it; not allowed with one.
 
     Returns:
-        A PredictResult; probabilities are the softmax of the model's logits.
+        A PredictResult; probabilities are the softmax of the model's logits, or the model's
+        own outputs when they already are probabilities (runtime/output_kind.py).
 
     Raises:
-        UsageError: bad top_k, unknown variant or runtime, a variant given with a model file.
+        UsageError: bad top_k, unknown variant, runtime or input range, a variant given with
+            a model file, an input range with a bundle.
         DataError: an image cannot be read (nothing is predicted then; the file is named).
         ModelError: missing, corrupt or tampered model, wrong input shape, or a runtime
             that cannot run it (IncompatibleModelError).
@@ -110,42 +120,41 @@ def predict(model: str | os.PathLike, images: Sequence[str | os.PathLike] | np.n
     """
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise UsageError(f"--top-k must be an integer >= 1, got {top_k!r}")
+    check_input_range(input_range)
     _check_order(model, images)
     read = _frames(images)  # every image checked before any model loads
     path = Path(model)
     if path.is_dir():
+        if input_range != AUTO:
+            raise UsageError(_BUNDLE_RANGE)
         loaded = _load_from_bundle(path, variant, runtime, reason=None)
     elif path.is_file():
-        loaded = _load_model_file(path, variant, runtime)
+        loaded = _load_model_file(path, variant, runtime, input_range)
     else:
         raise ModelError(f"{path}: no such file or directory (expected a model bundle or a "
                          ".tflite / .onnx file)")
-    runner, meta = loaded
-    logits = runner.predict(preprocess(read.frames))
-    class_names = _class_names(meta["dataset"], logits.shape[1])
+    model_run, meta = loaded
+    probabilities, kind = model_run.probabilities(preprocess(read.frames))
+    class_names = _class_names(meta["dataset"], probabilities.shape[1])
     if top_k > len(class_names):
         raise UsageError(f"--top-k {top_k} exceeds the model's {len(class_names)} classes")
-    probabilities = softmax(logits)
     predictions = [_top(name, p, class_names, top_k, notes)
                    for name, p, notes in zip(read.names, probabilities, read.notes, strict=True)]
+    runner = model_run.runner
     return PredictResult(model=str(path), runtime=runner.runtime,
                          runtime_version=runner.runtime_version, predictions=predictions,
-                         **meta)
+                         outputs=kind, input=model_run.adapter.describe(), **meta)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in float64 (shifted by the row maximum, so no overflow)."""
-    shifted = np.asarray(logits, dtype=np.float64)
-    shifted = shifted - shifted.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
+_BUNDLE_RANGE = ("--input-range applies to a model file; a bundle's manifest records what its "
+                 "models take")
 
 
 # --- models --------------------------------------------------------------------------------
 
 
 def _load_from_bundle(bundle_dir: Path, variant: str | None, runtime: str,
-                      reason: str | None) -> tuple[Runner, dict[str, Any]]:
+                      reason: str | None) -> tuple[AdaptedModel, dict[str, Any]]:
     manifest = bundle.read_manifest(bundle_dir)
     if variant is None:
         variant, reason = _default_variant(manifest["artifacts"], runtime)
@@ -153,11 +162,13 @@ def _load_from_bundle(bundle_dir: Path, variant: str | None, runtime: str,
     job = jobs[0]  # one named variant on one runtime: plan_jobs raises rather than return none
     data = read_artifacts(bundle_dir, [job])[job.variant]
     runner = load_runner(data, job.entry["format"], job.runtime.name)
-    _check_input(runner, str(bundle_dir / job.entry["file"]))
+    adapted = adapt(runner, data, job.entry["format"], recorded_input_range(manifest, job.entry),
+                    str(bundle_dir / job.entry["file"]))
     dataset = manifest.get("dataset")
     dataset = dataset.get("name") if isinstance(dataset, dict) else None
-    return runner, {"variant": job.variant, "variant_reason": reason or "requested",
-                    "dataset": dataset}
+    return adapted, {"variant": job.variant, "variant_reason": reason or "requested",
+                     "dataset": dataset}
+
 
 
 def _default_variant(artifacts: dict[str, Any], runtime: str) -> tuple[str, str]:
@@ -183,32 +194,22 @@ def _default_variant(artifacts: dict[str, Any], runtime: str) -> tuple[str, str]
     return chosen, f"{DEFAULT_VARIANT} does not run on {runtime}"
 
 
-def _load_model_file(path: Path, variant: str | None,
-                     runtime: str) -> tuple[Runner, dict[str, Any]]:
+def _load_model_file(path: Path, variant: str | None, runtime: str,
+                     input_range: str) -> tuple[AdaptedModel, dict[str, Any]]:
     listed = _listing_variant(path)
     if listed is not None:
         if variant is not None and get_variant(variant).name != listed:
             raise UsageError(f"{path} is variant {listed!r} of its bundle, not {variant!r}; "
                              f"pass the bundle folder {path.parent} to choose a variant")
+        if input_range != AUTO:
+            raise UsageError(f"{path} is variant {listed!r} of its bundle: {_BUNDLE_RANGE}")
         return _load_from_bundle(path.parent, listed, runtime, reason="the file given")
     if variant is not None:
         raise UsageError(f"--variant applies to a bundle folder; {path} is a model file")
-    from lenet_edge.runtime.inspect import probe_runtime
-
-    data = input_files.read_bytes(path, input_files.MODEL)
-    fmt = formats.detect_format(data, str(path))
-    formats.check_model_bytes(data, fmt, str(path))  # pure Python, bounds-checked
-    spec = resolve_runtime(runtime, fmt)
-    check = probe_runtime(data, fmt, spec)  # a crash here kills only the child
-    if check.status == "incompatible":
-        raise IncompatibleModelError(f"{path}: {check.message}", spec.name,
-                                     check.version or spec.version())
-    if check.status != "ok":
-        raise ModelError(f"{path}: {spec.name} cannot load it ({check.status}: "
-                         f"{check.message})")
-    runner = load_runner(data, fmt, spec.name)
-    _check_input(runner, str(path))
-    return runner, {"variant": None, "variant_reason": "a model file", "dataset": None}
+    model_file = open_model_file(path, runtime)
+    adapted = adapt(model_file.load(), model_file.data, model_file.format, input_range,
+                    str(path))
+    return adapted, {"variant": None, "variant_reason": "a model file", "dataset": None}
 
 
 def _listing_variant(path: Path) -> str | None:
@@ -218,12 +219,6 @@ def _listing_variant(path: Path) -> str | None:
     manifest = bundle.read_manifest(path.parent)
     return next((name for name, entry in manifest["artifacts"].items()
                  if entry["file"] == path.name and name in VARIANT_NAMES), None)
-
-
-def _check_input(runner: Runner, source: str) -> None:
-    if tuple(runner.input_shape) != IMAGE_SHAPE:
-        raise ModelError(f"{source}: model input is {tuple(runner.input_shape)} per image; "
-                         f"predict feeds {IMAGE_SHAPE} (28x28 greyscale)")
 
 
 # --- images and classes --------------------------------------------------------------------

@@ -24,8 +24,16 @@ from lenet_edge.results.verify import (  # noqa: F401 - the types verify() retur
     VerifyResult,
     encode_predictions,
 )
+from lenet_edge.runtime.adapted_model import adapt
 from lenet_edge.runtime.baseline import class_names, compare_with_baseline, open_baseline
+from lenet_edge.runtime.input_ranges import recorded_input_range
 from lenet_edge.runtime.metrics import compare_logits
+from lenet_edge.runtime.output_kind import (
+    LOGITS,
+    PROBABILITIES,
+    comparable,
+    looks_like_probabilities,
+)
 from lenet_edge.runtime.plan import Job, plan_jobs, read_artifacts
 from lenet_edge.runtime.runner import IncompatibleModelError, load_runner
 from lenet_edge.runtime.runtimes import AUTO
@@ -79,10 +87,16 @@ def verify(bundle_dir: str | Path, variants: Sequence[str] | None = None,
     count = min(limit or len(reference.labels), len(reference.labels))
     images = preprocess(reference.images[:count])
     labels, float_logits = reference.labels[:count], reference.logits[:count]
+    # The float model's outputs are logits for lenet-edge's own models; a model that ends in
+    # a softmax recorded probabilities: the manifest says so (convert of a foreign model),
+    # else their numbers do (output_kind.py).
+    float_kind = manifest.get("output_kind") or (
+        PROBABILITIES if looks_like_probabilities(float_logits) else LOGITS)
     results = []
     for done, job in enumerate(jobs, start=1):
-        results.append(_verify_one(job, blobs[job.variant], images, labels, float_logits,
-                                   gates, threads))
+        results.append(_verify_one(job, blobs[job.variant], images, labels,
+                                   (float_logits, float_kind), gates, threads,
+                                   recorded_input_range(manifest, job.entry)))
         if progress:
             progress(f"{job.variant} on {job.runtime.name}", done, len(jobs))
     comparison = None if old is None else compare_with_baseline(
@@ -92,17 +106,20 @@ def verify(bundle_dir: str | Path, variants: Sequence[str] | None = None,
                         time.perf_counter() - started, baseline=comparison)
 
 
-def _verify_one(job: Job, data: bytes, images, labels, float_logits, gates: Gates,
-                threads: int) -> VerifyResult:
+def _verify_one(job: Job, data: bytes, images, labels, float_outputs, gates: Gates,
+                threads: int, input_range: str) -> VerifyResult:
+    """`float_outputs`: the float model's (outputs, kind), compared on one quantity with the
+    variant's (output_kind.comparable: logits unless either gives probabilities)."""
     started = time.perf_counter()
     try:
         runner = load_runner(data, job.entry["format"], job.runtime.name, threads,
                              source=job.entry["file"])
-        logits = runner.predict(images)
+        logits, kind = adapt(runner, data, job.entry["format"], input_range,
+                             job.entry["file"]).run(images)
     except IncompatibleModelError as exc:
         return VerifyResult(job.variant, job.runtime.name, exc.runtime_version, INCOMPATIBLE,
                             message=str(exc), seconds=time.perf_counter() - started)
-    m = compare_logits(logits, float_logits, labels)
+    m = compare_logits(*comparable(logits, kind, *float_outputs)[:2], labels)
     failures = gates.failures(m.delta_points, m.agreement)
     return VerifyResult(
         job.variant, runner.runtime, runner.runtime_version, FAIL if failures else PASS,
