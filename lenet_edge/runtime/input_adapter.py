@@ -19,7 +19,9 @@ The input range, when not given (`auto`), follows this rule:
 - an integer input without quantisation: 0-255, the only range it can hold;
 - a float input: 0-1, unless a bundle's manifest records `input_range` (convert knows how the
   model was trained; a bare file does not say). A float model that rescales itself needs
-  `--input-range 0-255`; on 0-1 input it sees near-black images and scores near chance.
+  `--input-range 0-255`; on 0-1 input it sees near-black images and scores near chance. The
+  graph cannot tell: the TFLite converter folds a `Rescaling(1/255)` first layer into the
+  first convolution's weights (seen in the tests' rescaling model: CONV_2D reads the input).
 """
 
 from __future__ import annotations
