@@ -47,13 +47,33 @@ def cli(*args: object, **env: str):
 # --- the committed bundle's files, as bare files (runtime tier) ----------------------------
 
 
-@pytest.mark.runtime
-def test_int8_file_against_fp32_file_agrees_as_the_bundle_verify_does(committed_bundle):
+@pytest.fixture(scope="module")
+def reference_set(committed_bundle, tmp_path_factory) -> Path:
+    """The bundle's reference images and labels as a Keras-style .npz dataset (both splits):
+    a labelled set for --data-dir that needs no scikit-learn, which a device venv lacks."""
     reference = bundle.load_reference(committed_bundle, bundle.read_manifest(committed_bundle))
-    digits = load_dataset("digits")
-    # The same images: the bundle's reference set is digits' whole test split, in order.
-    assert np.array_equal(reference.images, digits.x_test)
-    report = verify_file(committed_bundle / "lenet5_int8.tflite", "digits",
+    path = tmp_path_factory.mktemp("dataset") / "reference-set.npz"
+    np.savez(path, x_train=reference.images, y_train=reference.labels,
+             x_test=reference.images, y_test=reference.labels)
+    return path
+
+
+@pytest.mark.runtime
+def test_digits_test_split_is_the_bundle_reference_set(committed_bundle, reference_set):
+    pytest.importorskip("sklearn", reason="the digits dataset is read from scikit-learn")
+    reference = bundle.load_reference(committed_bundle, bundle.read_manifest(committed_bundle))
+    # So `verify FILE --dataset digits` runs on the very images the bundle's verify uses.
+    assert np.array_equal(reference.images, load_dataset("digits").x_test)
+    int8 = committed_bundle / "lenet5_int8.tflite"
+    assert verify_file(int8, "digits").to_dict()["model"] == \
+        verify_file(int8, "mnist", reference_set).to_dict()["model"]
+
+
+@pytest.mark.runtime
+def test_int8_file_against_fp32_file_agrees_as_the_bundle_verify_does(committed_bundle,
+                                                                      reference_set):
+    reference = bundle.load_reference(committed_bundle, bundle.read_manifest(committed_bundle))
+    report = verify_file(committed_bundle / "lenet5_int8.tflite", "mnist", reference_set,
                          reference=committed_bundle / "lenet5_fp32.tflite")
     rows = {r.variant: r for r in verify(committed_bundle, variants=["fp32", "int8"]).results}
     # The bundle compares int8 with the Keras model's logits, the file run with the fp32
@@ -67,15 +87,17 @@ def test_int8_file_against_fp32_file_agrees_as_the_bundle_verify_does(committed_
 
 
 @pytest.mark.runtime
-def test_verify_file_command_reports_accuracy_and_gates_only_when_asked(committed_bundle):
+def test_verify_file_command_reports_accuracy_and_gates_only_when_asked(committed_bundle,
+                                                                       reference_set):
     fp32 = committed_bundle / "lenet5_fp32.tflite"
+    dataset = ["--dataset", "mnist", "--data-dir", reference_set]
     accuracy = verify(committed_bundle, variants=["fp32"]).results[0].accuracy
-    out = cli("verify", fp32, "--dataset", "digits", "--json", "-")
+    out = cli("verify", fp32, *dataset, "--json", "-")
     assert out.exit_code == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["model"]["accuracy"] == accuracy and data["comparison"] is None
     assert data["model"]["outputs"] == "logits" and data["model"]["input_range"] == "0-1"
-    table = cli("verify", fp32, "--dataset", "digits", "--min-accuracy", "1")
+    table = cli("verify", fp32, *dataset, "--min-accuracy", "1")
     assert table.exit_code == 1
     assert f"FAILED: accuracy {accuracy * 100:.2f}% < 100%" in table.stdout
     assert "logits" in table.stdout and "FAILED" in table.stdout
@@ -83,10 +105,10 @@ def test_verify_file_command_reports_accuracy_and_gates_only_when_asked(committe
 
 
 @pytest.mark.runtime
-@pytest.mark.parametrize("variant", VARIANT_FILES)
+@pytest.mark.parametrize("variant", [
+    pytest.param(name, marks=[pytest.mark.needs("onnxruntime")] if file.endswith(".onnx") else [])
+    for name, file in VARIANT_FILES.items()])
 def test_benchmark_times_every_variant_file(variant, committed_bundle):
-    if variant.startswith("onnx"):
-        pytest.importorskip("onnxruntime")
     path = committed_bundle / VARIANT_FILES[variant]
     out = cli("benchmark", path, *QUICK_TIMING, "--json", "-")
     assert out.exit_code == 0, out.stderr
