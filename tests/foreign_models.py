@@ -8,6 +8,8 @@ small Keras classifier trained on digits as someone else would write it, not by 
   the converter here;
 - `probs.onnx`: the same Keras model through tf2onnx `from_function`: float (N, 28, 28) input,
   a Softmax node at the end;
+- `bytes.onnx`: the same again behind a graph that takes uint8 pixels (N, 28, 28) and divides
+  them by 255 itself;
 - `rescaling.tflite`: input (N, 28, 28, 1) in 0-255 with `Rescaling(1/255)` first, softmax
   last, float TFLite: a model that takes pixels.
 
@@ -70,6 +72,11 @@ def main(out: Path) -> None:
     forward = tf.function(lambda image: probs(image), input_signature=spec)
     proto, _ = tf2onnx.convert.from_function(forward, input_signature=spec, opset=13)
     (out / "probs.onnx").write_bytes(proto.SerializeToString())
+    spec = (tf.TensorSpec((None, 28, 28), tf.uint8, name="pixels"),)
+    forward = tf.function(lambda pixels: probs(tf.cast(pixels, tf.float32) / 255.0),
+                          input_signature=spec)
+    proto, _ = tf2onnx.convert.from_function(forward, input_signature=spec, opset=13)
+    (out / "bytes.onnx").write_bytes(proto.SerializeToString())
 
     np.savez(out / "keras.npz",
              probs=probs.predict(x_test, verbose=0),

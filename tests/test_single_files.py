@@ -262,6 +262,12 @@ def test_onnx_softmax_file_gives_the_keras_probabilities(foreign, digits_test):
     model = _verify_json(path, "--dataset", "digits")["model"]
     assert model["accuracy"] == float((keras.argmax(1) == labels).mean())
     assert model["input"].startswith("float32 (28, 28), 0-1")
+    pixels = foreign / "bytes.onnx"  # uint8 (N, 28, 28) input: whole pixels, no quantisation
+    from_pixels = predict(pixels, images, top_k=10)
+    assert from_pixels.input == "uint8 (28, 28), 0-255 (uint8 without quantisation)"
+    # The same network; x / 255 in the graph instead of in preprocess(): the same float32
+    # input, so the same probabilities up to float rounding.
+    np.testing.assert_allclose(_probabilities(from_pixels), keras, atol=1e-5)
     data = _verify_json(foreign / "probs_uint8.tflite", "--dataset", "digits", "--reference",
                         path)
     # One softmax model against the other: compared as probabilities, within the gates.

@@ -86,6 +86,9 @@ def adapt_input(runner: Runner, input_range: str = AUTO, source: str = "model") 
     scale, zero_point = info.get("scale"), info.get("zero_point")
     kind = np.dtype(dtype).kind
     integer = kind in "iu" and not scale
+    if integer and np.iinfo(dtype).max < 255:
+        raise ModelError(f"{source}: its {dtype} input is not quantised, so nothing says "
+                         "which of its values is black and which white")
     if integer and input_range == "0-1":
         raise UsageError(f"{source}: its {dtype} input is not quantised, so it takes whole "
                          "pixels 0-255; --input-range 0-1 cannot be fed to it")

@@ -17,6 +17,10 @@ from lenet_edge.runtime.runner_types import (
 from lenet_edge.runtime.runtimes import RuntimeSpec
 
 _ONNX_DTYPES = {"float": "float32", "double": "float64", "float16": "float16"}
+# Inputs this runner feeds: floats, or uint8 pixels (a graph that takes bytes and scales them
+# itself; ONNX graph inputs carry no quantisation, so the values are the pixels 0-255, which
+# input_adapter.py rounds before they are cast here).
+_INPUT_DTYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8"}
 _CORRUPT = ("protobuf parsing failed", "invalid_protobuf", "invalid protobuf")
 
 
@@ -55,20 +59,22 @@ class OnnxRunner:
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelError(f"expected one input and one output, "
                              f"got {len(inputs)} and {len(outputs)}")
-        if inputs[0].type != "tensor(float)":
-            raise ModelError(f"ONNX input is {inputs[0].type}; lenet-edge feeds tensor(float)")
+        if inputs[0].type not in _INPUT_DTYPES:
+            raise ModelError(f"ONNX input is {inputs[0].type}; lenet-edge feeds "
+                             f"{' or '.join(_INPUT_DTYPES)}")
         self._input = inputs[0].name
         shape = inputs[0].shape
         self.input_shape = tuple(int(d) for d in shape[1:])
         # A symbolic first dimension (tf2onnx writes e.g. 'unk__6') accepts any batch size.
         self._fixed_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
-        self.input_dtype = "float32"
+        self.input_dtype = _INPUT_DTYPES[inputs[0].type]
         element = outputs[0].type.removeprefix("tensor(").removesuffix(")")
         self.output_dtype = _ONNX_DTYPES.get(element, element)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         try:
-            return self._session.run(None, {self._input: x})[0]
+            return self._session.run(None, {self._input: x.astype(self.input_dtype,
+                                                                  copy=False)})[0]
         except Exception as exc:  # see __init__: no common base class to catch
             raise IncompatibleModelError(
                 f"onnxruntime {self.runtime_version} failed to run the model: "
@@ -93,7 +99,8 @@ class OnnxRunner:
             raise IncompatibleModelError(
                 f"the model's batch size is fixed at {self._fixed_batch}, cannot run "
                 f"{len(images)}", self.runtime, self.runtime_version)
-        feed, run_session = {self._input: images}, self._session.run
+        feed = {self._input: images.astype(self.input_dtype, copy=False)}
+        run_session = self._session.run
         self._run(images)  # first run allocates buffers for this shape: keep it out of timings
 
         def run() -> np.ndarray:

@@ -60,9 +60,12 @@ class Runner(Protocol):
     output_dtype: str
 
     def predict(self, images: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-        """Float logits (N, 10) for float32 images (N, 28, 28, 1) in [0, 1].
+        """Float outputs (N, 10) for float32 images (N, *input_shape), in the model's units.
 
-        `lenet_edge.data.preprocess` turns uint8 images into exactly this input.
+        For lenet-edge's own models that is (N, 28, 28, 1) in [0, 1], exactly what
+        `lenet_edge.data.preprocess` makes of uint8 images; `input_adapter.py` turns that
+        batch into any other model's layout and range. The outputs are logits, or
+        probabilities for a model that ends in a softmax (`output_kind.py`).
         """
 
     def prepare(self, images: np.ndarray) -> PreparedCall:
