@@ -171,6 +171,8 @@ def test_model_file_inside_a_bundle_is_checked_against_its_manifest(fresh_bundle
     ("missing", {}, ModelError, "no such file or directory"),
     ("notes.tflite", {}, ModelError, "text, not a model"),
     ("model.tflite", {"variant": "fp32"}, UsageError, "--variant applies to a bundle folder"),
+    ("model.tflite", {"input_range": "0-100"}, UsageError, "unknown input range '0-100'"),
+    ("bundle", {"input_range": "0-255"}, UsageError, "manifest records what its models take"),
     ("bundle", {"variant": "int4"}, UsageError, "unknown variant 'int4'"),
     ("bundle", {"runtime": "tvm"}, UsageError, "unknown runtime 'tvm'"),
     ("bundle", {"top_k": 0}, UsageError, "--top-k must be an integer >= 1"),
@@ -204,6 +206,8 @@ def test_command_prints_a_table_naming_what_ran(digits_bundle, tmp_path):
                              env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.stderr
     assert "variant fp32 (default)" in out.stdout and "#2" in out.stdout and "#3" not in out.stdout
+    # lenet-edge's models end in a Dense layer: logits, softmaxed here (once).
+    assert "outputs: logits" in out.stdout and "softmax of the model's logits" in out.stdout
     lines = {line.split()[0]: line for line in out.stdout.splitlines()
              if line.strip().startswith(str(tmp_path))}
     assert lines[pictures[0]].split()[1] == "0" and lines[pictures[1]].split()[1] == "5"
