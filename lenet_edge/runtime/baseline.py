@@ -41,6 +41,8 @@ from lenet_edge.results.regression import (
     RegressionRow,
 )
 from lenet_edge.results.verify import VerifyResult
+from lenet_edge.runtime.input_adapter import adapt_input
+from lenet_edge.runtime.input_ranges import recorded_input_range
 from lenet_edge.runtime.runner import IncompatibleModelError, load_runner
 
 NUM_CLASSES = 10
@@ -152,9 +154,13 @@ def _baseline_predictions(baseline: Baseline, variant: str, runtime: str, images
                           threads: int) -> tuple[np.ndarray | None, str]:
     entry = baseline.manifest["artifacts"][variant]
     try:
+        source = str(baseline.path / entry["file"])
         runner = load_runner(baseline.models[variant], entry["format"], runtime, threads,
-                             source=str(baseline.path / entry["file"]))
-        return runner.predict(images).argmax(axis=1), ""
+                             source=source)
+        # Through the one input adapter, as verify runs this bundle's own variants: the
+        # baseline's models may take another layout or range (input_adapter.py).
+        adapter = adapt_input(runner, recorded_input_range(baseline.manifest, entry), source)
+        return runner.predict(adapter(images)).argmax(axis=1), ""
     except IncompatibleModelError as exc:
         return None, str(exc)
 
