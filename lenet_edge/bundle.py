@@ -17,6 +17,12 @@ manifest.json (schema_version 1)::
                              "seconds"}, "sensitivity", "mixed_precision" (int8-mixed)}}}
     tensor = {"name", "shape", "dtype", "scale": float|null, "zero_point": int|null}
 
+A model lenet-edge did not train (`convert MODEL.keras --dataset NAME`) has no train_config
+or weights; its manifest records instead `source_model` (path, kind, sha256, input shape,
+classes, layers, how its conventions were read: toolchain/foreign_source.py), `input_range`
+("0-1" or "0-255": what every variant takes; absent means 0-1) and `output_kind` ("logits" or
+"probabilities": what the variants and reference.npz's logits are; absent means logits).
+
 The calibration, sensitivity and mixed-precision fields: lenet_edge/conversion_records.py.
 """
 
@@ -42,6 +48,8 @@ from lenet_edge.errors import ModelError
 from lenet_edge.files import input_files, npz_files, output_files
 
 SCHEMA_VERSION = 1
+INPUT_RANGES = ("0-1", "0-255")  # what a bundle's models take: 0-1 floats or 0-255 pixels
+OUTPUT_KINDS = ("logits", "probabilities")
 MANIFEST = "manifest.json"
 REFERENCE = "reference.npz"
 TRAIN_JSON = "train.json"
@@ -161,6 +169,9 @@ class Manifest:
     train_config: dict[str, Any] | None = None
     float_test_accuracy: float | None = None
     weights: dict[str, Any] | None = None  # file entry of the weights converted from
+    source_model: dict[str, Any] | None = None  # a foreign model, in place of train_config
+    input_range: str = INPUT_RANGES[0]
+    output_kind: str = OUTPUT_KINDS[0]
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -183,6 +194,9 @@ class Manifest:
                 "dataset": self.dataset.to_dict() if self.dataset else None,
                 "train_config": self.train_config,
                 "float_test_accuracy": self.float_test_accuracy, "weights": self.weights,
+                "source_model": self.source_model,
+                "input_range": None if self.input_range == INPUT_RANGES[0] else self.input_range,
+                "output_kind": None if self.output_kind == OUTPUT_KINDS[0] else self.output_kind,
                 "reference": self.reference, "artifacts": self.artifacts}
         return {k: v for k, v in data.items() if v is not None}
 
@@ -217,7 +231,20 @@ class Manifest:
             dataset=None if dataset is None else DatasetRecord.from_dict(dataset, "dataset"),
             train_config=f(data, "train_config", dict, optional=True),
             float_test_accuracy=accuracy, weights=f(data, "weights", dict, optional=True),
+            source_model=f(data, "source_model", dict, optional=True),
+            input_range=_one_of(data, "input_range", INPUT_RANGES),
+            output_kind=_one_of(data, "output_kind", OUTPUT_KINDS),
         )
+
+
+def _one_of(data: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
+    """`data[key]` if one of `allowed`; absent (an older bundle) is the first of them."""
+    value = schema.field(data, key, str, optional=True)
+    if value is None:
+        return allowed[0]
+    if value not in allowed:
+        raise schema.Invalid(f"{key} {value!r} is not one of {', '.join(allowed)}")
+    return value
 
 
 def _check_artifact(entry: dict[str, Any], where: str) -> None:

@@ -23,8 +23,8 @@ import numpy as np
 from lenet_edge import __version__, bundle, formats
 from lenet_edge.errors import DataError, LenetEdgeError, ModelError, OutputError, UsageError
 from lenet_edge.gates import DEFAULT_GATES, Gates
+from lenet_edge.toolchain import foreign_source, mixed_precision, splits
 from lenet_edge.toolchain import forward as forward_graph
-from lenet_edge.toolchain import mixed_precision, splits
 from lenet_edge.toolchain import onnx as onnx_export
 from lenet_edge.toolchain.calibration import DEFAULT_CALIBRATION_SAMPLES, CalibrationChoice
 from lenet_edge.toolchain.exporters import EXPORTERS, QUANTISERS, RECIPES, Sources
@@ -46,11 +46,13 @@ def convert(
     calibration_method: str = "minmax",
     per_channel: bool = True,
     gates: Gates = DEFAULT_GATES,
+    foreign: foreign_source.ForeignSource | None = None,
 ) -> dict[str, Any]:
     """Convert the model `lenet-edge train` wrote in `model_dir` and write the bundle there.
 
     Args:
         model_dir: a trained model directory (train.json + weights); the bundle goes beside.
+            With `foreign`: the Keras model file or SavedModel folder (foreign_source.py).
         variants: names from the catalogue; None or empty converts the default ones (all
             but the -mixed ones). Entries for other variants already in the manifest are kept if
             they came from the same weights.
@@ -61,6 +63,7 @@ def convert(
         calibration_method: minmax, entropy or percentile (onnx-int8; TFLite is min/max).
         per_channel: weight scales per output channel (else per tensor) where calibrated.
         gates: what the -mixed variants must pass on held-out images (verify: on the test set).
+        foreign: a model lenet-edge did not train: its dataset, bundle folder and input range.
 
     Returns:
         The manifest written to model_dir/manifest.json.
@@ -82,22 +85,23 @@ def convert(
     if opset not in onnx_export.SUPPORTED_OPSETS:
         allowed = onnx_export.SUPPORTED_OPSETS
         raise UsageError(f"unsupported opset {opset}; choose from {allowed.start}..{allowed[-1]}")
-    info = read_train_info(model_dir)
+    if foreign is not None:
+        foreign.check_out()
+        info = foreign.info()  # loads the dataset (no TF yet) for its counts
+    else:
+        info = read_train_info(model_dir)
     num_train = int(info.get("dataset", {}).get("num_train", 0))
     if not 1 <= calibration_samples <= num_train:
         raise UsageError(f"--calibration-samples {calibration_samples}: must be between 1 and "
                          f"{num_train} (the training images of {info['config']['dataset']})")
     slices = _slices(info, calibration_samples, any(v.gated for v in chosen))
-    weights = model_dir / bundle.WEIGHTS
-    if not weights.is_file():
-        raise ModelError(f"{weights}: missing; retrain with 'lenet-edge train --out {model_dir}'")
-    recorded = info.get("weights", {}).get("sha256")
-    if recorded and bundle.sha256_file(weights) != recorded:  # load_trained checks too, later
-        raise ModelError(f"{weights}: sha256 does not match train.json (modified or corrupt)")
-    if not os.access(model_dir, os.W_OK):
-        raise OutputError(f"cannot write {model_dir}: permission denied")
-
-    sources, reference, hashes = _prepare(model_dir, info, slices, opset)
+    if foreign is not None:
+        sources, reference, hashes = foreign.prepare(slices, opset)
+        out_dir = foreign.out
+    else:
+        _check_weights(model_dir, info)
+        sources, reference, hashes = _prepare(model_dir, info, slices, opset)
+        out_dir = model_dir
     converted: dict[str, tuple[Variant, bytes, dict[str, Any]]] = {}
     failed: dict[str, tuple[Variant, mixed_precision.MixedResult]] = {}
     for variant in chosen:
@@ -105,14 +109,19 @@ def convert(
         started = time.perf_counter()
         extra: dict[str, Any] = {}
         found = None
-        if recipe.accuracy_gated:
-            found = mixed_precision.search(QUANTISERS[variant.format](recipe, sources),
-                                           sources.held_out, gates)
-            data = found.model
-            extra = {"sensitivity": found.sensitivity,
-                     "mixed_precision": found.record(gates, hashes["held_out"])}
-        else:
-            data = EXPORTERS[variant.format](recipe, sources)
+        try:
+            if recipe.accuracy_gated:
+                found = mixed_precision.search(QUANTISERS[variant.format](recipe, sources),
+                                               sources.held_out, gates)
+                data = found.model
+                extra = {"sensitivity": found.sensitivity,
+                         "mixed_precision": found.record(gates, hashes["held_out"])}
+            else:
+                data = EXPORTERS[variant.format](recipe, sources)
+        except Exception as exc:  # a foreign model's layer the converter refuses: one line
+            if foreign is None or isinstance(exc, LenetEdgeError):
+                raise
+            raise foreign.export_error(variant.name, exc) from None
         seconds = time.perf_counter() - started
         if found is not None and not found.passed:
             failed[variant.name] = (variant, found)
@@ -129,11 +138,27 @@ def convert(
         if progress:
             progress(variant.name, seconds)
     _share_sensitivity(converted)
-    manifest = _write_bundle(model_dir, info, reference, converted, dropped=set(failed))
+    if foreign is not None:
+        foreign.make_out()
+    origin = foreign.manifest_fields() if foreign is not None else {
+        "train_config": info["config"], "weights": bundle.file_entry(model_dir / bundle.WEIGHTS)}
+    manifest = _write_bundle(out_dir, info, reference, converted, origin, dropped=set(failed))
     if failed:  # after the bundle: the variants that did convert are written
-        raise LenetEdgeError("; ".join(_keep_aside(model_dir, variant, found, gates)
+        raise LenetEdgeError("; ".join(_keep_aside(out_dir, variant, found, gates)
                                        for variant, found in failed.values()))
     return manifest
+
+
+def _check_weights(model_dir: Path, info: dict) -> None:
+    """The trained weights are there, match train.json, and the folder takes the bundle."""
+    weights = model_dir / bundle.WEIGHTS
+    if not weights.is_file():
+        raise ModelError(f"{weights}: missing; retrain with 'lenet-edge train --out {model_dir}'")
+    recorded = info.get("weights", {}).get("sha256")
+    if recorded and bundle.sha256_file(weights) != recorded:  # load_trained checks too, later
+        raise ModelError(f"{weights}: sha256 does not match train.json (modified or corrupt)")
+    if not os.access(model_dir, os.W_OK):
+        raise OutputError(f"cannot write {model_dir}: permission denied")
 
 
 def _slices(info: dict, calibration_samples: int, held_out: bool) -> dict[str, np.ndarray]:
@@ -217,11 +242,14 @@ def _prepare(model_dir: Path, info: dict, slices: dict[str, np.ndarray], opset: 
 
 def _write_bundle(model_dir: Path, info: dict, reference: bundle.Reference,
                   converted: dict[str, tuple[Variant, bytes, dict[str, Any]]],
-                  dropped: set[str]) -> dict[str, Any]:
+                  origin: dict[str, Any], dropped: set[str]) -> dict[str, Any]:
     """Write the artifacts, reference.npz, then the manifest; `dropped` variants (a gated one
-    that failed this run) lose their old entry and file: they describe other gates."""
-    weights = bundle.file_entry(model_dir / bundle.WEIGHTS)  # what was loaded: sha256-checked
-    artifacts = _kept_artifacts(model_dir, weights["sha256"])
+    that failed this run) lose their old entry and file: they describe other gates.
+
+    `origin`: what the model came from: `train_config` and `weights` (the weights file, as
+    loaded: sha256-checked), or a foreign model's `source_model`, `input_range`, `output_kind`.
+    """
+    artifacts = _kept_artifacts(model_dir, origin)
     for name in dropped:
         artifacts.pop(name, None)
     for name, (variant, data, described) in converted.items():
@@ -234,9 +262,8 @@ def _write_bundle(model_dir: Path, info: dict, reference: bundle.Reference,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "tool_versions": tool_versions(),
         "dataset": info["dataset"],
-        "train_config": info["config"],
+        **origin,
         "float_test_accuracy": reference.float_accuracy,
-        "weights": weights,
         "reference": bundle.write_reference(model_dir, reference),
         "artifacts": _catalogue_order(artifacts),
     }
@@ -246,13 +273,19 @@ def _write_bundle(model_dir: Path, info: dict, reference: bundle.Reference,
     return manifest
 
 
-def _kept_artifacts(model_dir: Path, weights_sha256: str) -> dict[str, Any]:
-    """Entries of an existing manifest that still describe these weights (else none)."""
+def _kept_artifacts(model_dir: Path, origin: dict[str, Any]) -> dict[str, Any]:
+    """Entries of an existing manifest that still describe these weights (else none): the
+    same weights file, or the same foreign model fed the same input range."""
     try:
         previous = bundle.read_manifest(model_dir)
     except ModelError:  # no manifest yet, or a broken one this run replaces
         return {}
-    if previous.get("weights", {}).get("sha256") != weights_sha256:
+
+    def identity(manifest: dict[str, Any]) -> tuple:
+        return ((manifest.get("weights") or {}).get("sha256"),
+                (manifest.get("source_model") or {}).get("sha256"), manifest.get("input_range"))
+
+    if identity(previous) != identity(origin):
         return {}  # converted from other weights: stale
     return dict(previous["artifacts"])
 

@@ -24,8 +24,15 @@ OUTPUT_NAME = "logits"
 SAME_AS_MODEL_ATOL = 1e-5
 
 
-def forward_function(model):
+def forward_function(model, image_shape: tuple[int, ...] = INPUT_SHAPE, call=None):
     """A `tf.function` (input "image", output {"logits"}) computing `model` layer by layer.
+
+    Args:
+        model: a Keras model. A Sequential one is replayed layer by layer; any other is called
+            whole (a functional graph need not be a chain).
+        image_shape: the model's own input per image, (28, 28, 1) or (28, 28): the graph takes
+            (N, 28, 28, 1) either way and reshapes (the same bytes in the same order).
+        call: instead of `model`, a TF callable (a SavedModel's signature) on shaped images.
 
     Raises:
         ModelError: a layer this replay does not know how to reproduce exactly.
@@ -33,7 +40,8 @@ def forward_function(model):
     import keras
     import tensorflow as tf
 
-    layers = list(model.layers)
+    sequential = call is None and isinstance(model, keras.Sequential)
+    layers = list(model.layers) if sequential else []
     for layer in layers:
         if isinstance(layer, keras.layers.Flatten) and layer.data_format != "channels_last":
             raise ModelError(f"layer {layer.name}: only channels-last Flatten is exported")
@@ -41,7 +49,9 @@ def forward_function(model):
 
     @tf.function(input_signature=[spec])
     def forward(image):
-        x = image
+        x = image if tuple(image_shape) == INPUT_SHAPE else tf.reshape(image, [-1, *image_shape])
+        if not sequential:
+            return {OUTPUT_NAME: call(x) if call is not None else model(x, training=False)}
         for layer in layers:
             if isinstance(layer, keras.layers.Flatten):
                 x = tf.reshape(x, [-1, math.prod(x.shape[1:])])
@@ -64,10 +74,12 @@ def frozen(forward):
     return convert_variables_to_constants_v2(forward.get_concrete_function())
 
 
-def check_same_as_model(forward, model, images: np.ndarray) -> None:
-    """Raise ModelError unless `forward` and `model` give the same logits on `images`."""
+def check_same_as_model(forward, model, images: np.ndarray,
+                        expected: np.ndarray | None = None) -> None:
+    """Raise ModelError unless `forward` and `model` give the same logits on `images`
+    (`expected`: the model's outputs, when calling `model` on them is not how it runs)."""
     ours = forward(images)[OUTPUT_NAME].numpy()
-    keras_logits = np.asarray(model(images, training=False))
+    keras_logits = np.asarray(model(images, training=False)) if expected is None else expected
     error = float(np.max(np.abs(ours - keras_logits)))
     if not error <= SAME_AS_MODEL_ATOL:
         raise ModelError(f"the export graph differs from the Keras model by {error:.2e} "

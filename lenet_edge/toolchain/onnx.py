@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -60,7 +61,15 @@ def export_float_onnx(forward, opset: int = DEFAULT_OPSET) -> bytes:
     import tf2onnx
 
     spec = forward.input_signature
-    proto, _ = tf2onnx.convert.from_function(forward, input_signature=spec, opset=opset)
+    # tf2onnx logs each op it cannot convert as an ERROR line, then raises: the exception is
+    # what convert reports (in one line, naming the layer), so the log lines stay quiet.
+    tf2onnx_logger = logging.getLogger("tf2onnx")
+    level = tf2onnx_logger.level
+    tf2onnx_logger.setLevel(logging.CRITICAL)
+    try:
+        proto, _ = tf2onnx.convert.from_function(forward, input_signature=spec, opset=opset)
+    finally:
+        tf2onnx_logger.setLevel(level)
     onnx.checker.check_model(proto, full_check=True)
     return proto.SerializeToString()
 
