@@ -26,6 +26,9 @@ class AdaptedModel:
     def run(self, images: np.ndarray) -> tuple[np.ndarray, str]:
         """Outputs (N, classes) for preprocess()'s float images, and their kind."""
         outputs = self.runner.predict(self.adapter(images))
+        if outputs.ndim > 2 and int(np.prod(outputs.shape[1:-1])) == 1:
+            # (N, 1, 1, K) from a model ending in a 1x1 convolution: the same K scores.
+            outputs = outputs.reshape(len(outputs), outputs.shape[-1])
         step = self.runner.metadata()["output"].get("scale")
         # The first batch decides, as a caller streaming images would have to.
         return outputs, output_kind(self.declared, outputs[:DEFAULT_BATCH], step)
