@@ -8,6 +8,12 @@ cheap. Entry points, one module each (a step per file):
     from lenet_edge.runtime.verify import verify            # accuracy gates vs the float model
     from lenet_edge.runtime.bench import benchmark          # latency, throughput, memory
     from lenet_edge.runtime.inspect import inspect_model    # what a model file holds
+    from lenet_edge.runtime.verify_file import verify_file  # one .tflite / .onnx on a dataset
+    from lenet_edge.runtime.bench_file import benchmark_file  # one file on generated inputs
+
+Every model runs behind the one input adapter (input_adapter.py: any 28x28 layout, float or
+integer input, 0-1 or 0-255) and has its outputs read as logits or probabilities
+(output_kind.py).
 """
 
 from __future__ import annotations
