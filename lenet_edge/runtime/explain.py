@@ -25,6 +25,7 @@ from lenet_edge.errors import ModelError, UsageError
 from lenet_edge.formats import onnx_graph, tflite_graph
 from lenet_edge.results.explain import ExplainReport, Explanations, LayerError
 from lenet_edge.results.skipped import Skipped
+from lenet_edge.runtime.input_ranges import INPUT_RANGES, recorded_input_range
 from lenet_edge.runtime.layer_error import ErrorSums
 from lenet_edge.runtime.layer_match import onnx_pairs, tflite_pairs
 from lenet_edge.runtime.layer_taps import BATCH, OnnxTaps, TfliteTaps
@@ -137,7 +138,10 @@ def explain(bundle_dir: str | Path, variant: str, runtime: str = AUTO,
         formats.check_model_bytes(data, entry["format"], str(Path(bundle_dir) / entry["file"]))
         blobs.append(data)
     count = min(limit or len(reference.labels), len(reference.labels))
-    images = preprocess(reference.images[:count])
+    # A bundle converted from a model that takes 0-255 pixels records it: both models get
+    # what they take, as verify feeds them (input_adapter.py); lenet-edge's own take 0-1.
+    white = INPUT_RANGES.get(recorded_input_range(manifest, entries[1]), 1.0)
+    images = preprocess(reference.images[:count]) * np.float32(white)
     layers, deviation = compare_layers(
         *blobs, chosen.format, spec, images,
         sources=tuple(str(Path(bundle_dir) / entry["file"]) for entry in entries))
