@@ -219,3 +219,18 @@ def test_a_layer_the_exporter_cannot_handle_is_named(models, run_cli, tmp_path, 
     assert "onnx-fp32: the exporter cannot handle layer 'smooth' (Activation)" in \
         error_line(proc)
     assert not (tmp_path / "b").exists()  # converted in memory first: nothing written
+
+
+@pytest.mark.parametrize("venv", [".venv-runtime", ".venv-tflite"])  # conftest.RUNTIME_VENVS
+def test_the_bundle_runs_where_there_is_no_tensorflow(models, venv, run_cli, tmp_path):
+    """As on a Pi: the device venvs hold one interpreter each and no TensorFlow, and still
+    feed the 0-255 model 0-255 pixels (the manifest's input_range) and pass its gates."""
+    python = Path(__file__).resolve().parents[1] / venv / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"no {python} (make test builds it)")
+    out = tmp_path / "bundle"
+    run_cli("convert", models / "published.h5", "-d", "digits", "--out", out,
+            "--variant", "fp32", "--variant", "int8")
+    verify = json.loads(run_cli("verify", out, "--json", "-", "--no-save",
+                                python=python).stdout)
+    assert verify["passed"] and {r["variant"] for r in verify["results"]} == {"fp32", "int8"}
