@@ -222,15 +222,29 @@ def test_a_layer_the_exporter_cannot_handle_is_named(models, run_cli, tmp_path, 
 
 
 @pytest.mark.parametrize("venv", [".venv-runtime", ".venv-tflite"])  # conftest.RUNTIME_VENVS
-def test_the_bundle_runs_where_there_is_no_tensorflow(models, venv, run_cli, tmp_path):
+def test_the_bundle_runs_where_there_is_no_tensorflow(models, venv, run_cli):
     """As on a Pi: the device venvs hold one interpreter each and no TensorFlow, and still
     feed the 0-255 model 0-255 pixels (the manifest's input_range) and pass its gates."""
     python = Path(__file__).resolve().parents[1] / venv / "bin" / "python"
     if not python.exists():
         pytest.skip(f"no {python} (make test builds it)")
-    out = tmp_path / "bundle"
-    run_cli("convert", models / "published.h5", "-d", "digits", "--out", out,
-            "--variant", "fp32", "--variant", "int8")
+    out = models / "device-bundle"
+    if not (out / "manifest.json").exists():  # converted once for both venvs
+        run_cli("convert", models / "published.h5", "-d", "digits", "--out", out,
+                "--variant", "fp32", "--variant", "int8")
     verify = json.loads(run_cli("verify", out, "--json", "-", "--no-save",
                                 python=python).stdout)
     assert verify["passed"] and {r["variant"] for r in verify["results"]} == {"fp32", "int8"}
+
+
+def test_manifest_input_range_and_output_kind_are_checked_and_default_for_old_bundles():
+    from lenet_edge import schema
+    from lenet_edge.bundle import Manifest
+
+    old = Manifest.from_dict({"schema_version": 1, "artifacts": {}})
+    assert (old.input_range, old.output_kind) == ("0-1", "logits")  # lenet-edge's own models
+    new = Manifest.from_dict({"schema_version": 1, "artifacts": {}, "input_range": "0-255",
+                              "output_kind": "probabilities"})
+    assert new.to_dict()["input_range"] == "0-255"
+    with pytest.raises(schema.Invalid, match="input_range '0-100' is not one of 0-1, 0-255"):
+        Manifest.from_dict({"schema_version": 1, "artifacts": {}, "input_range": "0-100"})
