@@ -248,3 +248,11 @@ def test_manifest_input_range_and_output_kind_are_checked_and_default_for_old_bu
     assert new.to_dict()["input_range"] == "0-255"
     with pytest.raises(schema.Invalid, match="input_range '0-100' is not one of 0-1, 0-255"):
         Manifest.from_dict({"schema_version": 1, "artifacts": {}, "input_range": "0-100"})
+
+
+def test_a_folder_holding_a_keras_file_names_the_command_for_it(models, run_cli, tmp_path):
+    (tmp_path / "published.keras").write_bytes((models / "published.keras").read_bytes())
+    proc = run_cli("convert", tmp_path, check=False, timeout=60)
+    assert proc.returncode == 4
+    assert f"lenet-edge convert {tmp_path / 'published.keras'} --dataset NAME" in \
+        error_line(proc)

@@ -198,3 +198,9 @@ def _check_model_dir(path: Path) -> None:
                          f"or a Keras model (.keras, .h5, SavedModel folder), got a file{hint}")
     if os.path.isdir(path) and not os.access(path, os.R_OK | os.X_OK):
         raise ModelError(f"{path}: cannot read the model directory (permission denied)")
+    if os.path.isdir(path) and not os.path.lexists(path / TRAIN_JSON):
+        keras_files = sorted(p for p in path.iterdir() if p.suffix.lower() in KERAS_SUFFIXES)
+        if keras_files:  # a folder holding someone's model file: convert the file itself
+            raise ModelError(f"{path}: no train.json, so not a folder 'lenet-edge train' wrote; "
+                             "for a Keras model: lenet-edge convert "
+                             f"{shlex.quote(str(keras_files[0]))} --dataset NAME")
