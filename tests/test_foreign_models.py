@@ -50,6 +50,7 @@ np.save(f"{out}/published_outputs.npy", model.predict(test_pixels, verbose=0))
 with h5py.File(f"{out}/published.h5") as h5:
     legacy = "model_config" in h5.attrs and "model_weights" in h5
 model.save_weights(f"{out}/weights_only.weights.h5")
+model.export(f"{out}/published_savedmodel", verbose=False)
 
 # Functional, (28, 28) per image (no channel axis), 0-1 input, logits out.
 image = keras.Input((28, 28))
@@ -178,6 +179,23 @@ def test_input_range_override_is_recorded_and_used(models, run_cli, tmp_path):
     # Fed 0-1 floats, a model that divides by 255 itself sees black images: its reference
     # accuracy is near chance, which is what the user asked to record.
     assert manifest["float_test_accuracy"] < 0.5
+
+
+def test_a_savedmodel_folder_converts_with_its_input_range_given(models, digits_test, run_cli,
+                                                                  tmp_path):
+    """A SavedModel has no Keras layers to read the range from: the user gives it; its outputs
+    are probabilities by their numbers (rows of non-negative values summing to 1)."""
+    out = tmp_path / "bundle"
+    proc = run_cli("convert", models / "published_savedmodel", "-d", "digits", "--out", out,
+                   "--variant", "fp32", "--input-range", "0-255")
+    assert "input 0-255 (requested)" in proc.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["source_model"]["kind"] == "saved_model"
+    assert manifest["output_kind"] == "probabilities"
+    with np.load(out / "reference.npz") as reference:
+        np.testing.assert_allclose(reference["logits"], np.load(models / "published_outputs.npy"),
+                                   atol=1e-5)  # the same weights: float32 rounding apart
+    assert json.loads(run_cli("verify", out, "--json", "-", "--no-save").stdout)["passed"]
 
 
 @pytest.mark.parametrize(("name", "expected"), [
