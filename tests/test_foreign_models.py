@@ -64,6 +64,13 @@ flat.fit(digits.x_train / 255.0, digits.y_train, epochs=4, batch_size=32, verbos
 flat.save(f"{out}/flat_input.keras")
 np.save(f"{out}/flat_outputs.npy", flat.predict(digits.x_test / 255.0, verbose=0))
 
+# Trained on raw pixels with no Rescaling: nothing in its layers says it takes 0-255.
+raw = keras.Sequential([keras.Input((28, 28, 1)), layers.Conv2D(8, 5, activation="relu"),
+                        layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(10)])
+raw.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+raw.fit(pixels, digits.y_train, epochs=3, batch_size=32, verbose=0)
+raw.save(f"{out}/raw_pixels.keras")
+
 # What lenet-edge cannot carry.
 a, b = keras.Input((28, 28, 1)), keras.Input((28, 28, 1))
 both = layers.Flatten()(layers.Concatenate()([a, b]))
@@ -169,6 +176,21 @@ def test_functional_model_with_no_channel_axis_giving_logits(models, digits_test
     assert verify["passed"], verify
 
 
+def test_a_model_trained_on_raw_pixels_is_found_to_take_0_255(models, run_cli, tmp_path):
+    out = tmp_path / "bundle"
+    run_cli("convert", models / "raw_pixels.keras", "-d", "digits", "--out", out,
+            "--variant", "fp32")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["input_range"] == "0-255"
+    assert "accuracy on training images fed 0-1" in \
+        manifest["source_model"]["input_range_reason"]
+    assert manifest["float_test_accuracy"] > 0.8  # fed what it was trained on
+    # The flat-input model has no Rescaling either, and was trained on x / 255.
+    run_cli("convert", models / "flat_input.keras", "-d", "digits", "--out", tmp_path / "flat",
+            "--variant", "fp32")
+    assert json.loads((tmp_path / "flat" / "manifest.json").read_text())["input_range"] == "0-1"
+
+
 def test_input_range_override_is_recorded_and_used(models, run_cli, tmp_path):
     out = tmp_path / "bundle"
     run_cli("convert", models / "published.keras", "-d", "digits", "--out", out,
@@ -181,15 +203,15 @@ def test_input_range_override_is_recorded_and_used(models, run_cli, tmp_path):
     assert manifest["float_test_accuracy"] < 0.5
 
 
-def test_a_savedmodel_folder_converts_with_its_input_range_given(models, digits_test, run_cli,
-                                                                  tmp_path):
-    """A SavedModel has no Keras layers to read the range from: the user gives it; its outputs
-    are probabilities by their numbers (rows of non-negative values summing to 1)."""
+def test_a_savedmodel_folder_converts(models, digits_test, run_cli, tmp_path):
+    """A SavedModel has no Keras layers to read: its range is the one it classifies training
+    images better on, its outputs are probabilities by their numbers (rows of non-negative
+    values summing to 1)."""
     out = tmp_path / "bundle"
-    proc = run_cli("convert", models / "published_savedmodel", "-d", "digits", "--out", out,
-                   "--variant", "fp32", "--input-range", "0-255")
-    assert "input 0-255 (requested)" in proc.stdout
+    run_cli("convert", models / "published_savedmodel", "-d", "digits", "--out", out,
+            "--variant", "fp32")
     manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["input_range"] == "0-255"
     assert manifest["source_model"]["kind"] == "saved_model"
     assert manifest["output_kind"] == "probabilities"
     with np.load(out / "reference.npz") as reference:

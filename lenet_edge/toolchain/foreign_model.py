@@ -8,12 +8,14 @@ what was found: a weights-only `.h5`, two inputs, a 32x32x3 classifier, a detect
 
 Two conventions are read from the layers, since nothing else in the file says them:
 - input range: 0-255 when the model rescales itself (it starts with a `Rescaling` whose scale is
-  1/255, or 1/127.5 with offset -1), else 0-1 floats. `--input-range` overrides it;
+  1/255, or 1/127.5 with offset -1); without one, the range on which it classifies labelled
+  training images better (a model trained on raw pixels takes 0-255 with no layer saying so).
+  `--input-range` overrides it;
 - output kind: probabilities when the last layer is a `Softmax` or has a softmax activation,
   else logits. The runtime reads it again from the converted graph (runtime/output_kind.py).
-A SavedModel has no Keras layers to read: its input range is 0-1 unless `--input-range` says
-otherwise, and its outputs are probabilities when every row of them on the calibration images is
-non-negative and sums to 1 (settle_output_kind).
+A SavedModel has no Keras layers to read: its input range is measured as above, and its outputs
+are probabilities when every row of them on the test images is non-negative and sums to 1
+(settle_output_kind).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class ForeignModel:
     input_reason: str
     output_kind: str  # LOGITS or PROBABILITIES
     output_reason: str
+    rescales: bool  # starts with a Rescaling layer: its range is read from that layer
     layers: tuple[str, ...]  # layer classes in order (empty for a SavedModel)
     keras_model: Any = None  # None for a SavedModel
     call: Any = None  # images shaped (N, *image_shape) -> outputs (N, K), a TF callable
@@ -175,6 +178,9 @@ def _keras_model(path: Path, kind: str, model) -> ForeignModel:
     return ForeignModel(
         path=path, kind=kind, image_shape=image_shape, classes=int(outputs[0].shape[-1]),
         input_range=input_range, input_reason=input_reason, output_kind=output_kind,
+        rescales=bool(layers) and isinstance(
+            next((x for x in layers if not isinstance(x, keras.layers.Reshape)), None),
+            keras.layers.Rescaling),
         output_reason=output_reason, layers=tuple(type(layer).__name__ for layer in layers),
         keras_model=model, call=lambda x: model(x, training=False))
 
@@ -217,7 +223,7 @@ def _input_range(layers: list) -> tuple[str, str]:
                                  f"offset={offset:g})")
         return RANGE_0_1, (f"starts with {first.name}: Rescaling(scale={scale}, offset={offset}) "
                            "that does not map 0-255 pixels: assumed 0-1 floats")
-    return RANGE_0_1, "no Rescaling layer first: 0-1 floats, as x / 255"
+    return RANGE_0_1, "no Rescaling layer first"  # settle_input_range decides
 
 
 def _output_kind(last) -> tuple[str, str]:
@@ -254,11 +260,23 @@ def _saved_model(path: Path) -> ForeignModel:
     return ForeignModel(
         path=path, kind="saved_model", image_shape=image_shape,
         classes=int(outputs[output_name].shape[-1]), input_range=RANGE_0_1,
-        input_reason="a SavedModel has no Keras layers to read: 0-1 floats unless "
-                     "--input-range says otherwise",
+        input_reason="a SavedModel has no Keras layers to read", rescales=False,
         output_kind=LOGITS, output_reason="not yet seen",  # settle_output_kind decides
         layers=(), call=lambda x: signature(**{input_name: tf.convert_to_tensor(x)})[output_name],
         keras_model=loaded)  # kept alive: the signature's variables belong to it
+
+
+def settle_input_range(model: ForeignModel, accuracy: dict[str, float]) -> None:
+    """A model with no Rescaling layer first (or a SavedModel): the range on which it
+    classifies labelled training images better. Fed the other, a model sees images 255 times
+    too dark or too bright and scores near chance, so the two are far apart; on a tie (an
+    untrained model) it stays 0-1, lenet-edge's own convention."""
+    if model.rescales:
+        return
+    measured = ", ".join(f"{name} {value:.1%}" for name, value in accuracy.items())
+    best = RANGE_0_255 if accuracy[RANGE_0_255] > accuracy[RANGE_0_1] else RANGE_0_1
+    model.input_range = best
+    model.input_reason = f"{model.input_reason}; accuracy on training images fed {measured}"
 
 
 def settle_output_kind(model: ForeignModel, outputs: np.ndarray) -> None:

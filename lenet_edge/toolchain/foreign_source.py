@@ -34,6 +34,7 @@ from lenet_edge.toolchain.foreign_model import (
     RANGE_0_255,
     ForeignModel,
     load_foreign,
+    settle_input_range,
     settle_output_kind,
 )
 
@@ -119,6 +120,12 @@ class ForeignSource:
         if model.classes != classes:
             raise ModelError(f"{self.path}: the model gives {model.classes} classes; "
                              f"{self.dataset} has {classes}")
+        if self.input_range is None:
+            labels = np.asarray(dataset.y_train)[slices["calibration"]]
+            raw = np.asarray(dataset.x_train)[slices["calibration"]]
+            settle_input_range(model, {name: float(np.mean(model.outputs(
+                preprocess(raw) * np.float32(white)).argmax(axis=1) == labels))
+                for name, white in INPUT_RANGES.items()})
         white = np.float32(INPUT_RANGES[self.chosen_range])
 
         def images(raw: np.ndarray) -> np.ndarray:  # as the runtime's input adapter feeds them
