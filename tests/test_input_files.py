@@ -170,6 +170,8 @@ ALLOWED = [
     ("deploy/device_venv.py", "tarfile.open(fileobj=buf", "writes a tar in memory"),
     ("data/digits.py", "np.loadtxt(table_file", "scikit-learn's packaged digits.csv.gz"),
     ("toolchain/onnx.py", "quantized.read_bytes()", "onnxruntime's output in our temp folder"),
+    ("toolchain/onnx.py", "prepared.read_bytes()", "quant_pre_process's output in our temp folder"),
+    ("toolchain/foreign_model.py", "h5py.File(io.BytesIO(data)", "bytes input_files read"),
     ("toolchain/model.py", "model.load_weights(weights)",
      "after sha256_file read it through input_files and matched train.json"),
     ("data/image_files.py", "np.load(io.BytesIO(data)", "bytes input_files read"),

@@ -163,7 +163,7 @@ def test_a_signal_after_the_command_finished_is_said_and_the_exit_code_stands(
     proc = subprocess.Popen([sys.executable, "-c", LINGER, "inspect",
                              fresh_bundle / "lenet5_fp32.tflite"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=cli_env())
+                            env=cli_env({"COLUMNS": "200"}))  # the long path on one line
     rest = signal_when(proc, "lingering", signal.SIGTERM)
     assert proc.wait(timeout=30) == 0, rest  # the work is done: its exit code stands
     assert one_line(rest) == ("lenet-edge: terminated (SIGTERM) after the command had "

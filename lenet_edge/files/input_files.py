@@ -44,6 +44,9 @@ class InputKind:
 # A LeNet-5 model is 60 KB (int8) to 250 KB (fp32); 512 MiB also fits any model `inspect`
 # can sensibly load on a Raspberry Pi, and stops /dev/zero-like files long before memory.
 MODEL = InputKind("a model file (.tflite or .onnx)", 512 * MiB)
+# A Keras model to convert (.keras zip or .h5), or one file of a SavedModel folder: LeNet-5
+# is under 1 MB; 2 GiB holds any model a 28x28 classifier on a Pi could sensibly be.
+KERAS_MODEL = InputKind("a Keras model file", 2 * GiB)
 # The Keras weights train writes: 250 KB.
 WEIGHTS = InputKind("a weights file", 64 * MiB)
 # manifest.json is a few KB, even with every variant's tensors and ops listed.

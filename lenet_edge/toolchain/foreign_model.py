@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from lenet_edge.errors import ModelError
+from lenet_edge.files import input_files
 from lenet_edge.toolchain import import_tensorflow
 
 IMAGE_SHAPES = ((28, 28), (28, 28, 1))  # per image: what the export graph reshapes to
@@ -88,12 +89,15 @@ def load_foreign(path: str | os.PathLike) -> ForeignModel:
     if not path.is_file():
         raise ModelError(f"{path}: no such model file")
     kind = "keras" if path.suffix.lower() == ".keras" else "h5"
+    # Read once through the bounded reader; the checks below parse these bytes in memory
+    # (Keras then reads the file itself, as model.load_weights does in toolchain/model.py).
+    data = input_files.read_bytes(path, input_files.KERAS_MODEL)
     if kind == "h5":
-        _check_h5_has_model(path)
+        _check_h5_has_model(path, data)
     import_tensorflow()
     import keras
 
-    _check_layers_known(path, _model_config(path, kind))
+    _check_layers_known(path, _model_config(path, kind, data))
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises ValueError/TypeError/OSError for a bad model
@@ -101,14 +105,15 @@ def load_foreign(path: str | os.PathLike) -> ForeignModel:
     return _keras_model(path, kind, model)
 
 
-def _check_h5_has_model(path: Path) -> None:
+def _check_h5_has_model(path: Path, data: bytes) -> None:
+    import io
+
     import h5py
 
-    with open(path, "rb") as f:
-        if f.read(8) != _HDF5_SIGNATURE:
-            raise ModelError(f"{path}: not an HDF5 file (a Keras 2 .h5 model is one)")
+    if data[:8] != _HDF5_SIGNATURE:
+        raise ModelError(f"{path}: not an HDF5 file (a Keras 2 .h5 model is one)")
     try:
-        with h5py.File(path, "r") as h5:
+        with h5py.File(io.BytesIO(data), "r") as h5:
             has_config = "model_config" in h5.attrs
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the HDF5 file ({exc})") from None
@@ -118,20 +123,26 @@ def _check_h5_has_model(path: Path) -> None:
                          "model.save('model.h5')")
 
 
-def _model_config(path: Path, kind: str) -> dict:
+def _model_config(path: Path, kind: str, data: bytes) -> dict:
     """The model's config as saved (.keras: config.json in the zip; .h5: its attribute)."""
-    import json
+    import io
     import zipfile
 
+    name = f"{path} (model config)"
     try:
         if kind == "keras":
-            with zipfile.ZipFile(path) as archive:
-                return json.loads(archive.read("config.json"))
-        import h5py
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                text = archive.read("config.json").decode()
+        else:
+            import h5py
 
-        with h5py.File(path, "r") as h5:
-            text = h5.attrs["model_config"]
-        return json.loads(text.decode() if isinstance(text, bytes) else text)
+            with h5py.File(io.BytesIO(data), "r") as h5:
+                text = h5.attrs["model_config"]
+            text = text.decode() if isinstance(text, bytes) else text
+        config = input_files.parse_json(text, name)  # depth-limited, like every JSON read
+        if not isinstance(config, dict):
+            raise ValueError("the model config is not a JSON object")
+        return config
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise ModelError(f"{path}: not a Keras model file ({_first_line(exc)})") from None
 
@@ -299,7 +310,7 @@ def _tree_sha256(folder: Path) -> str:
     digest = hashlib.sha256()
     for file in sorted(p for p in folder.rglob("*") if p.is_file()):
         digest.update(str(file.relative_to(folder)).encode() + b"\0")
-        digest.update(file.read_bytes())
+        digest.update(input_files.read_bytes(file, input_files.KERAS_MODEL))
     return digest.hexdigest()
 
 
