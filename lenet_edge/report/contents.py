@@ -1,7 +1,8 @@
 """Everything a report shows, gathered from a model bundle alone (no TensorFlow, no dataset).
 
-Read: manifest.json, reference.npz, train.json, verify.json, benchmark.json, pipeline.json
-and any `device-<name>-verify.json` / `-benchmark.json` that `lenet-edge deploy` brought back.
+Read: manifest.json, reference.npz, train.json, verify.json, benchmark.json, pipeline.json,
+explain.json and any `device-<name>-verify.json` / `-benchmark.json` that `lenet-edge deploy`
+brought back.
 Computed: outcomes, the Pareto front, the recommendation, the confusion matrices and the
 disagreement gallery, the last two from the predicted classes verify.json keeps per row: no
 interpreter is loaded here. A missing file (or a verify.json from before predictions were
@@ -20,11 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from lenet_edge import __version__, bundle
-from lenet_edge.bundle import BENCHMARK_JSON, PIPELINE_JSON, VERIFY_JSON
+from lenet_edge.bundle import BENCHMARK_JSON, EXPLAIN_JSON, PIPELINE_JSON, VERIFY_JSON
 from lenet_edge.report.pareto import pareto_front
 from lenet_edge.report.recommend import Outcome, Recommendation, outcomes, recommend
 from lenet_edge.results.benchmark import BenchmarkReport
-from lenet_edge.results.files import read_benchmark, read_pipeline, read_verify
+from lenet_edge.results.explain import Explanations
+from lenet_edge.results.files import read_benchmark, read_explanations, read_pipeline, read_verify
 from lenet_edge.results.pipeline import PipelineRecord
 from lenet_edge.results.verify import VerifyReport
 from lenet_edge.train_record import TrainRecord, read_train_record
@@ -63,6 +65,7 @@ class ReportContents:
     verify: VerifyReport | None = None
     benchmark: BenchmarkReport | None = None
     pipeline: PipelineRecord | None = None
+    explain: Explanations | None = None  # explain.json: per-layer error of quantised variants
     outcomes: list[Outcome] = field(default_factory=list)
     on_front: list[bool] = field(default_factory=list)  # parallel to outcomes
     recommendation: Recommendation | None = None
@@ -139,7 +142,11 @@ def gather(model_dir: str | Path, prefer: str | None = None) -> ReportContents:
         verify=read_verify(model_dir / VERIFY_JSON),
         benchmark=read_benchmark(model_dir / BENCHMARK_JSON),
         pipeline=pipeline, evaluated=len(reference.labels),
+        explain=read_explanations(model_dir / EXPLAIN_JSON),
     )
+    if c.explain is None:
+        c.notes["layers"] = (f"no {EXPLAIN_JSON} in the bundle: run 'lenet-edge explain "
+                             f"{model_dir}' (it saves {EXPLAIN_JSON} there)")
     sizes = {v: entry.get("bytes") for v, entry in manifest.artifacts.items()}
     if c.verify is None:
         c.notes["verify"] = (f"no {VERIFY_JSON} in the bundle: run 'lenet-edge verify "

@@ -21,7 +21,8 @@ from lenet_edge.results.benchmark import BenchmarkReport
 SECTIONS = (
     ("summary", "Summary"), ("recommendation", "Recommendation"),
     ("tradeoffs", "Accuracy, size and latency"), ("confusion", "Confusion matrices"),
-    ("per-class", "Per-class accuracy change"), ("latency", "Latency distributions"),
+    ("per-class", "Per-class accuracy change"), ("layers", "Per-layer quantisation error"),
+    ("latency", "Latency distributions"),
     ("training", "Training"), ("disagreements", "Worst disagreements"),
     ("devices", "Device results"), ("versions", "Tool versions"),
 )
@@ -65,7 +66,8 @@ def _values(c: ReportContents) -> dict[str, Any]:
     """What the sections show beyond `c` itself: tables, figures and notes, as plain values."""
     v: dict[str, Any] = {"versions": tables.versions(c.versions()),
                          "confusion": _confusion(c), "latency": _latency(c.benchmark),
-                         "devices": [_device(d) for d in c.devices]}
+                         "devices": [_device(d) for d in c.devices],
+                         "layers": _layers(c)}
     if c.train is not None:
         title = f"LeNet-5 on {c.manifest.dataset_name}"
         v["training"] = {"png": figures.training(c.train.history, title),
@@ -83,6 +85,18 @@ def _values(c: ReportContents) -> dict[str, Any]:
         per_class=tables.per_class(c.verify, c.class_names),
         gallery=[_card(c, d) for d in c.disagreements])
     return v
+
+
+def _layers(c: ReportContents) -> dict[str, Any] | None:
+    """explain.json drawn: SNR bars of every explained variant, and each one's table."""
+    if c.explain is None:
+        return None
+    from lenet_edge.report.layer_figure import layer_snr
+    from lenet_edge.results.explain import explain_table
+
+    return {"png": layer_snr(c.explain), "skipped": c.explain.skipped,
+            "tables": [(f"{r.variant} vs {r.reference_variant} on {r.runtime} "
+                        f"{r.runtime_version}", explain_table(r)) for r in c.explain.reports]}
 
 
 def _confusion(c: ReportContents) -> dict[str, Any]:

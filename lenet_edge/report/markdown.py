@@ -56,6 +56,7 @@ def render_markdown(c: ReportContents, html_name: str) -> str:
             lines += [*table_markdown(tables.rejected(rec)), ""]
         lines += ["## Per-class accuracy change (points vs float)", "",
                   *table_markdown(tables.per_class(c.verify, c.class_names)), ""]
+    lines += _layers(c)
     if c.benchmark is not None:
         note = emulation_note(c.benchmark)
         lines += ["## Latency", "", *([md("_{}_", note), ""] if note else []),
@@ -74,3 +75,20 @@ def render_markdown(c: ReportContents, html_name: str) -> str:
             lines += ["", md("{}", d.recommendation.reason), ""]
     lines += ["## Tool versions", "", *table_markdown(tables.versions(c.versions())), ""]
     return "\n".join(lines)
+
+
+def _layers(c: ReportContents) -> list[str]:
+    """explain.json: each explained variant's per-layer table (the bars are in the page)."""
+    from lenet_edge.results.explain import explain_table
+
+    lines = ["## Per-layer quantisation error", ""]
+    if c.explain is None:
+        return lines + [md("_{}_", c.notes["layers"]), ""]
+    for s in c.explain.skipped:
+        lines += [md("_{} skipped: {}_", s.variant, s.reason), ""]
+    for r in c.explain.reports:
+        t = explain_table(r)
+        lines += [md("### {} vs {} on {} {}", r.variant, r.reference_variant, r.runtime,
+                     r.runtime_version), "", *table_markdown(t), "",
+                  *[md("- {}", line) for line in t.notes], ""]
+    return lines
