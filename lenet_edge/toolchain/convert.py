@@ -230,13 +230,9 @@ def _prepare(model_dir: Path, info: dict, slices: dict[str, np.ndarray], opset: 
     forward_graph.check_same_as_model(forward, model, calibration[:32])
     sources = Sources(forward=forward, calibration=calibration, opset=opset)
     if "held_out" in slices:
-        raw = np.asarray(dataset.x_train)[slices["held_out"]]
-        images = preprocess(raw)
-        sources.held_out = mixed_precision.HeldOut(
-            images=images, labels=np.asarray(dataset.y_train)[slices["held_out"]],
-            float_logits=np.asarray(model.predict(images, batch_size=1024, verbose=0)))
-        hashes["held_out"] = {"images": len(raw), "split": "train (validation slice)",
-                              "images_sha256": splits.images_sha256(raw)}
+        sources.held_out, hashes["held_out"] = mixed_precision.held_out_slice(
+            dataset, slices["held_out"], "train (validation slice)", preprocess,
+            lambda images: model.predict(images, batch_size=1024, verbose=0))
     return sources, reference, hashes
 
 

@@ -146,13 +146,8 @@ class ForeignSource:
         forward_graph.check_same_as_model(forward, None, sample, expected=model.outputs(sample))
         sources = Sources(forward=forward, calibration=calibration, opset=opset)
         if "held_out" in slices:
-            raw = np.asarray(dataset.x_train)[slices["held_out"]]
-            held = images(raw)
-            sources.held_out = mixed_precision.HeldOut(
-                images=held, labels=np.asarray(dataset.y_train)[slices["held_out"]],
-                float_logits=model.outputs(held))
-            hashes["held_out"] = {"images": len(raw), "split": "train (a seeded slice)",
-                                  "images_sha256": splits.images_sha256(raw)}
+            sources.held_out, hashes["held_out"] = mixed_precision.held_out_slice(
+                dataset, slices["held_out"], "train (a seeded slice)", images, model.outputs)
         return sources, reference, hashes
 
     def manifest_fields(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ images, six tries) and 5 s on Fashion-MNIST (5,931 images, eight tries).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -30,6 +30,7 @@ from lenet_edge.gates import Gates
 from lenet_edge.runtime.layer_match import keras_layer
 from lenet_edge.toolchain import onnx as onnx_export
 from lenet_edge.toolchain import tflite as tflite_export
+from lenet_edge.toolchain.splits import images_sha256
 
 # Ops with weights: the layers a mixed variant may keep in float.
 WEIGHTED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"})
@@ -50,6 +51,19 @@ class HeldOut:
         delta = 100 * float(np.mean(predicted == self.labels)
                             - np.mean(self.float_logits.argmax(1) == self.labels))
         return Trial(tuple(float_layers), agreement, delta, not gates.failures(delta, agreement))
+
+
+def held_out_slice(dataset, indices: np.ndarray, split: str, to_input: Callable,
+                   float_outputs: Callable) -> tuple[HeldOut, dict]:
+    """The training images at `indices` as a HeldOut, and the manifest's record of them.
+
+    `to_input` turns uint8 images into the model's input; `float_outputs` runs the float model.
+    """
+    raw = np.asarray(dataset.x_train)[indices]
+    images = to_input(raw)
+    held = HeldOut(images=images, labels=np.asarray(dataset.y_train)[indices],
+                   float_logits=np.asarray(float_outputs(images)))
+    return held, {"images": len(raw), "split": split, "images_sha256": images_sha256(raw)}
 
 
 @dataclass(frozen=True)

@@ -393,13 +393,7 @@ def test_emitted_playbook_stops_after_a_failing_canary_before_the_other_devices(
 ):
     from test_deploy_ansible import ansible
 
-    hosts = tmp_path / "hosts.ini"
-    hosts.write_text("".join(f"{name} ansible_host=127.0.0.1 ansible_port={port}\n"
-                             for name, port in devices.ports.items()))
-    known = tmp_path / "known_hosts"
-    key = Path(f"{devices.server.host_key}.pub").read_text().split()
-    known.write_text("".join(f"[127.0.0.1]:{port} {key[0]} {key[1]}\n"
-                             for port in devices.ports.values()))
+    hosts, known = _ansible_inventory(devices, tmp_path)
     # Absolute: Ansible puts a relative --remote-dir in the login's home from its facts,
     # the same for the three aliases. The device that would fail is the canary alone.
     remote = tmp_path / "device" / "lenet-edge"
@@ -483,13 +477,7 @@ def test_emitted_playbook_goes_on_in_batches_after_a_passing_canary(
 ):
     from test_deploy_ansible import ansible
 
-    hosts = tmp_path / "hosts.ini"
-    hosts.write_text("".join(f"{name} ansible_host=127.0.0.1 ansible_port={port}\n"
-                             for name, port in devices.ports.items()))
-    known = tmp_path / "known_hosts"
-    key = Path(f"{devices.server.host_key}.pub").read_text().split()
-    known.write_text("".join(f"[127.0.0.1]:{port} {key[0]} {key[1]}\n"
-                             for port in devices.ports.values()))
+    hosts, known = _ansible_inventory(devices, tmp_path)
     remote = tmp_path / "device" / "lenet-edge"  # one directory: batches of one take turns
     out = tmp_path / "ansible"
     emit(run_cli, synthetic_bundle, hosts, out, "--batches", "1", "--max-fail-percent", "0",
@@ -537,3 +525,15 @@ def test_a_later_batch_over_max_fail_percent_stops_the_roll_out(
         ("deployed", 1), ("deployed", 2), ("rolled back", 2),
         ("not started (roll-out stopped: 1 of 2 hosts of batch 2 failed, more than 40%)", 3)]
     assert not devices.deploy_dir("pi4").exists() and devices.connections("pi4") == 0
+
+
+def _ansible_inventory(devices, tmp_path):
+    """An inventory with every device alias, and a known_hosts file that trusts each port."""
+    hosts = tmp_path / "hosts.ini"
+    hosts.write_text("".join(f"{name} ansible_host=127.0.0.1 ansible_port={port}\n"
+                             for name, port in devices.ports.items()))
+    known = tmp_path / "known_hosts"
+    key = Path(f"{devices.server.host_key}.pub").read_text().split()
+    known.write_text("".join(f"[127.0.0.1]:{port} {key[0]} {key[1]}\n"
+                             for port in devices.ports.values()))
+    return hosts, known
